@@ -1,0 +1,48 @@
+# Mask R-CNN with an sMLPNet-T backbone: mmdet's ResNet-50 FPN model with
+# the backbone and the FPN input widths replaced. The S and B model files
+# inherit this one and change the variant only.
+_base_ = 'mmdet::_base_/models/mask-rcnn_r50_fpn.py'
+
+custom_imports = dict(imports=['mmsmlp'], allow_failed_imports=False)
+
+# An ImageNet-1k sMLPNet-T classifier checkpoint in mmpretrain format (keys
+# 'backbone.*'), e.g. one trained with configs/smlpnet/ or converted from the
+# official weights. This path is a placeholder: pass your file with
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+# or train from scratch with --cfg-options model.backbone.init_cfg=None.
+pretrained = 'checkpoints/smlpnet-t_in1k.pth'
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='SMLPNet',
+        arch='tiny',
+        # The sMLP weights are N x N matrices tied to the ImageNet token grid
+        # (224 px: 56/28/14/7 tokens). A 1333x800 COCO image gives grids of up
+        # to 200x336 tokens. 'window' applies the pretrained matrices
+        # unchanged within 224-pixel windows (shifted by half a window in
+        # every second block, as Swin does), so every weight keeps the
+        # spatial meaning it learned, and batch padding only reaches the
+        # tokens whose window it falls in. 'resize' would stretch each matrix
+        # 3.6-6x to the padded length of every batch: global mixing, but the
+        # learned patterns change scale and every token's features change with
+        # how far its batch was padded. mask-rcnn_smlpnet-t-resize_fpn_1x_coco.py is the
+        # 'resize' variant, for comparison.
+        img_size=224,
+        mixing_mode='window',
+        shift_windows=True,
+        drop_path_rate=0.,  # the official ImageNet value for sMLPNet-T
+        out_indices=(0, 1, 2, 3),
+        # Every block normalises with BatchNorm, and Mask R-CNN trains with 2
+        # images per GPU, too few for batch statistics. We keep the
+        # pretrained ImageNet statistics frozen (norm_eval=True; the affine
+        # parameters still train), as mmdet does for ResNet. SyncBN over 8x2
+        # images would be the alternative, but mmengine reverts SyncBN to
+        # plain BN in a non-distributed run, so results would depend on the
+        # launcher and single-GPU runs would normalise over 2 images; frozen
+        # statistics give the same model for any number of GPUs.
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    neck=dict(in_channels=[80, 160, 320, 640]))

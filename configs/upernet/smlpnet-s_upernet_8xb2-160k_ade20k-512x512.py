@@ -1,0 +1,11 @@
+_base_ = './smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py'
+
+# Official sMLPNet-S ImageNet weights, converted (see docs/segmentation.md).
+checkpoint_file = 'checkpoints/smlpnet-s_in1k-224.pth'
+model = dict(
+    backbone=dict(
+        arch='small',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint=checkpoint_file)),
+    decode_head=dict(in_channels=[96, 192, 384, 768]),
+    auxiliary_head=dict(in_channels=384))

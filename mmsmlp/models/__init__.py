@@ -1,0 +1,3 @@
+from .backbones import SMLPNet
+
+__all__ = ['SMLPNet']

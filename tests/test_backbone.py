@@ -1,0 +1,288 @@
+"""Unit tests of the SMLPNet backbone (pure torch + mmengine + mmcv)."""
+import logging
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.logging import MMLogger
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmsmlp.models import SMLPNet
+from mmsmlp.models.backbones.smlpnet import (AxialLinear, SparseMLP,
+                                             resize_axial_weight)
+
+SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
+
+
+def small_net(**kwargs):
+    kwargs.setdefault('arch', SMALL_ARCH)
+    kwargs.setdefault('img_size', 64)
+    return SMLPNet(**kwargs)
+
+
+def randomize_bn_stats(model):
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+
+
+# ------------------------------------------------------------------ shapes
+@pytest.mark.parametrize('mode', ['resize', 'window'])
+@pytest.mark.parametrize('size', [(64, 64), (32, 32), (70, 45), (100, 33),
+                                  (129, 200)])
+def test_output_shapes_and_strides(mode, size):
+    model = small_net(mixing_mode=mode).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, *size))
+    assert len(outs) == 4
+    for i, out in enumerate(outs):
+        stride = 4 * 2**i
+        assert out.shape == (1, 8 * 2**i, math.ceil(size[0] / stride),
+                             math.ceil(size[1] / stride))
+        assert out.is_contiguous()
+
+
+def test_out_indices_and_train_mode_batch():
+    model = small_net(out_indices=(1, -1)).train()
+    outs = model(torch.rand(3, 3, 96, 40))
+    assert [o.shape for o in outs] == [(3, 16, 12, 5), (3, 64, 3, 2)]
+    assert small_net(out_indices=0).final_norm is None
+    assert len(small_net(out_indices=0)(torch.rand(1, 3, 64, 64))) == 1
+
+
+# --------------------------------------------------------------- the paper
+@pytest.mark.parametrize('arch,params', [('tiny', 24_123_584),
+                                         ('small', 48_558_136),
+                                         ('base', 65_880_408)])
+def test_official_parameter_counts(arch, params):
+    backbone = SMLPNet(arch)
+    head = 8 * backbone.embed_dims * 1000 + 1000
+    assert sum(p.numel() for p in backbone.parameters()) + head == params
+
+
+def count_macs(model, shape):
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.rand(*shape))
+    return counter.get_total_flops() / 2
+
+
+@pytest.mark.parametrize('arch,gmacs', [('tiny', 4.99), ('small', 10.31),
+                                        ('base', 13.99)])
+def test_official_flops(arch, gmacs):
+    backbone = SMLPNet(arch).eval()
+    head = 8 * backbone.embed_dims * 1000
+    macs = (count_macs(backbone, (1, 3, 224, 224)) + head) / 1e9
+    assert macs == pytest.approx(gmacs, rel=0.01)
+
+
+def official_smlp(module: SparseMLP, x: torch.Tensor) -> torch.Tensor:
+    """The official sMLPBlock computation on an NCHW input, with this
+    module's weights: permute + Conv2d(N, N, 1) per axis, concat, fuse."""
+    x = module.act(module.norm(x))
+    w_h, b_h = module.mix_h.weight, module.mix_h.bias
+    w_w, b_w = module.mix_w.weight, module.mix_w.bias
+    # official proj_h: mixes the W axis; official proh_w: mixes the H axis.
+    x_w = F.conv2d(x.permute(0, 3, 1, 2), w_w[..., None, None], b_w)
+    x_w = x_w.permute(0, 2, 3, 1)
+    x_h = F.conv2d(x.permute(0, 2, 1, 3), w_h[..., None, None], b_h)
+    x_h = x_h.permute(0, 2, 1, 3)
+    fuse = module.fuse.weight[..., None, None]
+    return F.conv2d(torch.cat([x, x_w, x_h], dim=1), fuse)
+
+
+@pytest.mark.parametrize('mode', ['resize', 'window'])
+def test_smlp_matches_official_at_reference_size(mode):
+    module = SparseMLP(6, (8, 8), dict(type='BN'), dict(type='GELU'),
+                       mixing_mode=mode, shift=True).eval()
+    randomize_bn_stats(module)
+    x = torch.randn(2, 6, 8, 8)
+    ours = module(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    torch.testing.assert_close(ours, official_smlp(module, x))
+
+
+def test_resize_mode_resamples_weights_elsewhere():
+    mixer = AxialLinear(8, axis=1, mode='resize')
+    x = torch.randn(2, 12, 5, 3)
+    weight, bias = resize_axial_weight(mixer.weight, mixer.bias, 12)
+    expected = torch.einsum('ij,bjwc->biwc', weight, x) + bias.view(-1, 1, 1)
+    torch.testing.assert_close(mixer(x), expected)
+    # Differs from using the reference weights on the first 8 rows.
+    assert not torch.allclose(mixer(x)[:, :8], mixer(x[:, :8]))
+
+
+def test_resize_preserves_an_averaging_kernel():
+    mean = torch.full((8, 8), 1 / 8)
+    weight, _ = resize_axial_weight(mean, torch.zeros(8), 20)
+    torch.testing.assert_close(weight.sum(1), torch.ones(20))
+
+
+@pytest.mark.parametrize('shift', [False, True])
+def test_window_mode_applies_reference_weights_per_window(shift):
+    mixer = AxialLinear(4, axis=2, mode='window', shift=shift)
+    x = torch.randn(2, 3, 10, 5)
+    before = 2 if shift else 0
+    padded = F.pad(x, (0, 0, before, -(10 + before) % 4))
+    windows = padded.unflatten(2, (-1, 4))  # B, H, windows, 4, C
+    expected = torch.einsum('ij,bhnjc->bhnic', mixer.weight, windows)
+    expected = (expected + mixer.bias.view(-1, 1)).flatten(2, 3)
+    torch.testing.assert_close(mixer(x), expected[:, :, before:before + 10])
+
+
+def test_window_mode_pads_short_axis():
+    mixer = AxialLinear(8, axis=1, mode='window')
+    x = torch.randn(1, 5, 2, 3)
+    expected = torch.einsum('ij,bjwc->biwc', mixer.weight[:5, :5], x)
+    torch.testing.assert_close(mixer(x),
+                               expected + mixer.bias[:5].view(-1, 1, 1))
+
+
+@pytest.mark.parametrize('mode', ['resize', 'window'])
+def test_modes_agree_at_reference_and_differ_elsewhere(mode):
+    torch.manual_seed(0)
+    resize = small_net(mixing_mode='resize').eval()
+    other = small_net(mixing_mode=mode).eval()
+    other.load_state_dict(resize.state_dict())
+    at_ref = torch.rand(2, 3, 64, 64)
+    for a, b in zip(resize(at_ref), other(at_ref)):
+        torch.testing.assert_close(a, b)
+    elsewhere = torch.rand(2, 3, 96, 80)
+    if mode == 'window':
+        assert not torch.allclose(resize(elsewhere)[0], other(elsewhere)[0])
+
+
+@pytest.mark.parametrize('mode', ['resize', 'window'])
+def test_gradients_reach_stored_mixing_weights(mode):
+    model = small_net(mixing_mode=mode).train()
+    sum(o.sum() for o in model(torch.rand(2, 3, 100, 72))).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_resized_weights_are_cached_in_inference_only():
+    mixer = AxialLinear(8, axis=1, mode='resize').eval()
+    x = torch.randn(1, 12, 2, 3)
+    with torch.no_grad():
+        first = mixer(x)
+        cached = mixer._resized_cache[12][1][0]
+        assert mixer(x).equal(first)
+        assert mixer._resized_cache[12][1][0] is cached
+        mixer.weight.add_(1)  # an optimizer step invalidates the cache
+        assert not mixer(x).equal(first)
+    assert mixer._resized_cache[12][1][0] is not cached
+
+
+# ------------------------------------------------------------- checkpoints
+def test_state_dict_from_other_reference_size_is_resized_on_load():
+    torch.manual_seed(0)
+    at_64 = small_net(img_size=64).eval()
+    at_96 = small_net(img_size=96).eval()
+    randomize_bn_stats(at_64)
+    at_96.load_state_dict(at_64.state_dict())
+    x = torch.rand(1, 3, 96, 96)
+    # At 96 px, the 64-px model in resize mode computes the same function.
+    for a, b in zip(at_64(x), at_96(x)):
+        torch.testing.assert_close(a, b)
+    assert at_96.stages[0].blocks[0].global_mixing.mix_h.weight.shape == (
+        24, 24)
+
+
+def test_resize_on_load_logs_which_weights():
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        small_net(img_size=96).load_state_dict(
+            small_net(img_size=64).state_dict())
+    finally:
+        logger.removeHandler(handler)
+    logged = '\n'.join(records)
+    assert 'resized 10 size-tied sMLP weights' in logged
+    assert 'stages.0.blocks.0.global_mixing.mix_h 16->24' in logged
+
+
+# --------------------------------------------------------- training options
+def test_frozen_stages_have_no_grad_and_fixed_bn_stats():
+    model = small_net(frozen_stages=2).train()
+    randomize_bn_stats(model)
+    frozen_bn = model.stages[1].blocks[0].local_mixing.norm
+    live_bn = model.stages[2].blocks[0].local_mixing.norm
+    stats = frozen_bn.running_mean.clone(), live_bn.running_mean.clone()
+    sum(o.sum() for o in model(torch.rand(2, 3, 64, 64))).backward()
+    for i, stage in enumerate(model.stages):
+        for param in stage.parameters():
+            assert (param.grad is None) == (i < 2)
+    assert frozen_bn.running_mean.equal(stats[0])
+    assert not live_bn.running_mean.equal(stats[1])
+    assert not model.stages[0].training and model.stages[2].training
+
+
+def test_frozen_stages_survive_train_call():
+    model = small_net(frozen_stages=4)
+    model.train()
+    assert not any(p.requires_grad for p in model.parameters())
+    assert not model.final_norm.training
+
+
+def test_norm_eval_keeps_bn_statistics():
+    model = small_net(norm_eval=True).train()
+    randomize_bn_stats(model)
+    before = {k: v.clone() for k, v in model.state_dict().items()
+              if 'running' in k}
+    model(torch.rand(2, 3, 64, 64))
+    after = model.state_dict()
+    assert all(after[k].equal(v) for k, v in before.items())
+    assert all(not m.training for m in model.modules()
+               if isinstance(m, _BatchNorm))
+
+
+def test_with_cp_gives_same_outputs_and_gradients():
+    torch.manual_seed(0)
+    plain = small_net().train()
+    checkpointed = small_net(with_cp=True).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 64, 80)
+    grads = []
+    for model in (plain, checkpointed):
+        outs = model(x)
+        sum((o**2).sum() for o in outs).backward()
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, msg=name)
+
+
+def test_drop_path_decays_linearly():
+    model = SMLPNet('tiny', drop_path_rate=0.3)
+    rates = [b.drop_path.drop_prob if hasattr(b.drop_path, 'drop_prob')
+             else 0. for s in model.stages for b in s.blocks]
+    assert rates[0] == 0 and rates[-1] == pytest.approx(0.3)
+    assert rates == pytest.approx(torch.linspace(0, 0.3, 26).tolist())
+
+
+# ------------------------------------------------------------------ errors
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(arch='huge'), "Unknown arch 'huge'"),
+    (dict(arch=dict(embed_dims=8)), 'missing'),
+    (dict(arch=dict(embed_dims=8, depths=(1, 2))), 'depths must be 4'),
+    (dict(out_indices=(0, 4)), 'out_indices'),
+    (dict(frozen_stages=5), 'frozen_stages'),
+    (dict(mixing_mode='crop'), "mixing_mode='crop'"),
+    (dict(token_mixing='attention'), "token_mixing='attention'"),
+])
+def test_bad_arguments_raise_clear_errors(kwargs, message):
+    kwargs.setdefault('arch', SMALL_ARCH)
+    with pytest.raises(ValueError, match=message):
+        SMLPNet(**kwargs)
+
+
+def test_too_small_input_and_wrong_channels_raise():
+    model = small_net()
+    with pytest.raises(ValueError, match='smaller than 32x32'):
+        model(torch.rand(1, 3, 31, 64))
+    with pytest.raises(ValueError, match='set in_channels'):
+        model(torch.rand(1, 1, 64, 64))
+    assert small_net(in_channels=1)(torch.rand(1, 1, 64, 64))

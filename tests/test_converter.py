@@ -1,0 +1,355 @@
+# Copyright (c) mmsmlp contributors. All rights reserved.
+"""The official-checkpoint converter computes the same function as SPACH.
+
+``OfficialSMLPNet`` below re-implements the official ``sMLPNet``
+(microsoft/SPACH ``models/smlp.py``) from its documented key layout and
+semantics, in plain torch with the official module names, so that a randomly
+initialised instance can be saved in the official checkpoint format, converted
+with the tool and compared logit by logit with our classifier.
+"""
+import argparse
+import os
+import pathlib
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from torch import nn
+
+import mmsmlp  # noqa: F401  (registers SMLPNet)
+
+sys.path.insert(0, str(Path(__file__).parents[1] / 'tools' /
+                       'model_converters'))
+import smlpnet_official_to_mmpretrain as converter  # noqa: E402
+
+ARCH = dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=3)
+IMG_SIZE = 64
+NUM_CLASSES = 10
+
+
+class ToChannelsLast(nn.Module):
+    """The official ``Rearrange('b c h w -> b h w c')`` (no weights)."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1)
+
+
+class ToChannelsFirst(nn.Module):
+
+    def forward(self, x):
+        return x.permute(0, 3, 1, 2)
+
+
+class OfficialFeedForward(nn.Module):
+
+    def __init__(self, dim, hidden_dim):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(dim, hidden_dim), nn.GELU(), nn.Dropout(0.),
+            nn.Linear(hidden_dim, dim), nn.Dropout(0.))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class OfficialBNActivConv(nn.Module):
+    """BN -> GELU -> depthwise 3x3 conv, as ``BN_Activ_Conv``."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.BN = nn.BatchNorm2d(channels)
+        self.Activation = nn.GELU()
+        self.Conv = nn.Conv2d(
+            channels, channels, 3, padding=1, groups=channels, bias=False)
+
+    def forward(self, x):
+        return self.Conv(self.Activation(self.BN(x)))
+
+
+class OfficialDWConvBlock(nn.Module):
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv_merge = OfficialBNActivConv(channels)
+
+    def forward(self, x):
+        return self.conv_merge(x)
+
+
+class OfficialSMLPBlock(nn.Module):
+    """The official sMLP: ``proj_h`` mixes W and ``proh_w`` mixes H."""
+
+    def __init__(self, side, channels):
+        super().__init__()
+        self.activation = nn.GELU()
+        self.BN = nn.BatchNorm2d(channels)
+        self.proj_h = nn.Conv2d(side, side, (1, 1))
+        self.proh_w = nn.Conv2d(side, side, (1, 1))
+        self.fuse = nn.Conv2d(channels * 3, channels, (1, 1), bias=False)
+
+    def forward(self, x):
+        x = self.activation(self.BN(x))
+        x_h = self.proj_h(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        x_w = self.proh_w(x.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)
+        return self.fuse(torch.cat([x, x_h, x_w], dim=1))
+
+
+class OfficialSMLPNet(nn.Module):
+    """The official ``sMLPNet`` without drop path (rate 0 is an identity)."""
+
+    def __init__(self, dim, depths, alpha, image_size, num_classes):
+        super().__init__()
+        self.depths = depths
+        num_patch = image_size // 4
+        self.to_patch_embedding = nn.ModuleList()
+        self.token_mix = nn.ModuleList()
+        self.channel_mix = nn.ModuleList()
+        for i, depth in enumerate(depths):
+            width = dim * 2**i
+            in_width, kernel = (3, 4) if i == 0 else (width // 2, 2)
+            self.to_patch_embedding.append(
+                nn.Sequential(
+                    nn.Conv2d(in_width, width, kernel, kernel, bias=False)))
+            for _ in range(depth):
+                self.channel_mix.append(
+                    nn.Sequential(ToChannelsLast(), nn.LayerNorm(width),
+                                  OfficialFeedForward(width, width * alpha),
+                                  ToChannelsFirst()))
+                self.token_mix.append(
+                    nn.Sequential(
+                        OfficialDWConvBlock(width),
+                        OfficialSMLPBlock(num_patch // 2**i, width)))
+        self.batch_norm = nn.BatchNorm2d(dim * 2**(len(depths) - 1))
+        self.mlp_head = nn.Sequential(
+            nn.Linear(dim * 2**(len(depths) - 1), num_classes))
+
+    def forward(self, x):
+        block = 0
+        for i, depth in enumerate(self.depths):
+            x = self.to_patch_embedding[i](x)
+            for _ in range(depth):
+                x = x + self.token_mix[block](x)
+                x = x + self.channel_mix[block](x)
+                block += 1
+        x = self.batch_norm(x)
+        return self.mlp_head(x.mean(dim=[2, 3]).flatten(1))
+
+
+def randomized_official_model(seed):
+    """An official model with random weights and random BN statistics."""
+    torch.manual_seed(seed)
+    model = OfficialSMLPNet(ARCH['embed_dims'], ARCH['depths'], ARCH['alpha'],
+                            IMG_SIZE, NUM_CLASSES)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0, 0.2)
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.running_mean.normal_(0, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.num_batches_tracked.fill_(1000)
+    return model
+
+
+def save_official_checkpoint(path, model, ema_model):
+    """The layout of a DeiT-style training checkpoint of SPACH."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    torch.save(
+        dict(
+            model=model.state_dict(),
+            model_ema=ema_model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            lr_scheduler=dict(base_lrs=[1e-3], last_epoch=299),
+            scaler=dict(scale=65536.0, growth_factor=2.0),
+            epoch=299,
+            args=argparse.Namespace(
+                model='smlpnet_tiny', batch_size=128, lr=5e-4,
+                output_dir='out', opt_betas=None, model_ema=True)), path)
+
+
+def classifier_cfg(img_size=IMG_SIZE, **backbone_kwargs):
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(
+            type='SMLPNet', arch=ARCH, img_size=img_size, **backbone_kwargs),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(
+            type='LinearClsHead',
+            num_classes=NUM_CLASSES,
+            in_channels=ARCH['embed_dims'] * 8))
+
+
+def build_classifier(**kwargs):
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    return MODELS.build(classifier_cfg(**kwargs))
+
+
+@pytest.fixture
+def official_checkpoint(tmp_path):
+    model = randomized_official_model(seed=0)
+    ema_model = randomized_official_model(seed=1)
+    path = tmp_path / 'smlp_official.pth'
+    save_official_checkpoint(path, model, ema_model)
+    return path, model, ema_model
+
+
+def convert(src, dst, *extra):
+    converter.main([str(src), str(dst), *extra])
+    return dst
+
+
+@pytest.mark.parametrize('use_ema', [False, True])
+def test_converted_model_matches_official_logits(tmp_path,
+                                                 official_checkpoint,
+                                                 use_ema):
+    src, model, ema_model = official_checkpoint
+    official = ema_model if use_ema else model
+    dst = convert(src, tmp_path / 'converted.pth',
+                  *(['--ema'] if use_ema else []))
+
+    ours = build_classifier(drop_path_rate=0.)
+    load_checkpoint(ours, str(dst), strict=True)
+
+    torch.manual_seed(2)
+    images = torch.randn(4, 3, IMG_SIZE, IMG_SIZE)
+    for train_mode in (False, True):
+        official.train(train_mode)
+        ours.train(train_mode)
+        with torch.no_grad():
+            expected = official(images)
+            actual = ours(images, mode='tensor')
+        torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_converted_checkpoint_content(tmp_path, official_checkpoint):
+    src, model, _ = official_checkpoint
+    dst = convert(src, tmp_path / 'converted.pth')
+    checkpoint = torch.load(dst, weights_only=True)
+
+    assert checkpoint['meta']['weights'] == 'model'
+    assert checkpoint['meta']['epoch'] == 299
+    assert checkpoint['meta']['depths'] == ARCH['depths']
+    assert checkpoint['meta']['img_size'] == IMG_SIZE
+    state_dict = checkpoint['state_dict']
+    assert len(state_dict) == len(model.state_dict())
+    # The official proj_h mixes W: it becomes mix_w, as a matrix.
+    official_proj_h = model.state_dict()['token_mix.3.1.proj_h.weight']
+    torch.testing.assert_close(
+        state_dict['backbone.stages.2.blocks.1.global_mixing.mix_w.weight'],
+        official_proj_h[:, :, 0, 0])
+    torch.testing.assert_close(state_dict['head.fc.bias'],
+                               model.state_dict()['mlp_head.0.bias'])
+
+
+def test_backbone_pretrained_init_in_mmseg_at_other_size(
+        tmp_path, official_checkpoint):
+    """A 64 px checkpoint initialises the backbone of an mmseg model built
+    for 128 px: every key is used, size-tied weights are resized."""
+    from mmseg.registry import MODELS
+    src, _, _ = official_checkpoint
+    dst = convert(src, tmp_path / 'converted.pth')
+    init_default_scope('mmseg')
+    segmentor = MODELS.build(
+        dict(
+            type='EncoderDecoder',
+            backbone=dict(
+                type='SMLPNet',
+                arch=ARCH,
+                img_size=2 * IMG_SIZE,
+                init_cfg=dict(
+                    type='Pretrained', checkpoint=str(dst),
+                    prefix='backbone.')),
+            decode_head=dict(
+                type='FCNHead',
+                in_channels=ARCH['embed_dims'] * 8,
+                channels=16,
+                num_convs=1,
+                num_classes=3),
+        ))
+    segmentor.init_weights()
+
+    converted = {
+        key[len('backbone.'):]: value
+        for key, value in torch.load(dst, weights_only=True)
+        ['state_dict'].items() if key.startswith('backbone.')
+    }
+    backbone_state = segmentor.backbone.state_dict()
+    assert set(backbone_state) == set(converted)
+    for key, value in converted.items():
+        if backbone_state[key].shape == value.shape:
+            torch.testing.assert_close(backbone_state[key], value, msg=key)
+        else:  # size-tied: twice the grid side at twice the image size
+            assert '.mix_' in key, key
+            assert backbone_state[key].shape[0] == 2 * value.shape[0]
+    segmentor.eval()
+    with torch.no_grad():
+        features = segmentor.extract_feat(
+            torch.randn(1, 3, 2 * IMG_SIZE, 2 * IMG_SIZE))
+    assert features[-1].shape == (1, ARCH['embed_dims'] * 8, 4, 4)
+
+
+class ShellCommand:
+    """A pickled object that would run a shell command when unpickled."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command, )
+
+
+def test_untrusted_pickled_type_is_refused(tmp_path, official_checkpoint,
+                                           capsys):
+    src, model, _ = official_checkpoint
+    marker = tmp_path / 'pwned'
+    bad = tmp_path / 'malicious.pth'
+    torch.save(
+        dict(model=model.state_dict(), hook=ShellCommand(f'touch {marker}')),
+        bad)
+
+    with pytest.raises(SystemExit) as excinfo:
+        convert(bad, tmp_path / 'out.pth')
+
+    message = str(excinfo.value)
+    assert 'system' in message and 'allow-list' in message
+    assert not marker.exists()
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_unknown_type_is_named(tmp_path, official_checkpoint):
+    """Even a harmless type outside the allow-list is refused by name."""
+    src, model, _ = official_checkpoint
+    bad = tmp_path / 'unknown.pth'
+    torch.save(
+        dict(
+            model=model.state_dict(),
+            args=argparse.Namespace(output_dir=pathlib.PosixPath('out'))),
+        bad)
+    with pytest.raises(SystemExit, match='PosixPath'):
+        convert(bad, tmp_path / 'out.pth')
+
+
+def test_missing_ema_weights_is_an_error(tmp_path, official_checkpoint):
+    src, model, _ = official_checkpoint
+    plain = tmp_path / 'plain.pth'
+    torch.save(model.state_dict(), plain)
+    # A bare state dict converts ...
+    convert(plain, tmp_path / 'ok.pth')
+    # ... but has no EMA weights to pick.
+    with pytest.raises(SystemExit, match="no 'model_ema' weights"):
+        convert(plain, tmp_path / 'out.pth', '--ema')
+
+
+def test_foreign_keys_are_an_error(tmp_path, official_checkpoint):
+    src, model, _ = official_checkpoint
+    weights = model.state_dict()
+    weights['pos_embed'] = torch.zeros(1)
+    bad = tmp_path / 'foreign.pth'
+    torch.save(dict(model=weights), bad)
+    with pytest.raises(SystemExit, match='pos_embed'):
+        convert(bad, tmp_path / 'out.pth')

@@ -1,0 +1,404 @@
+"""End-to-end tests of tools/: distributed training with torchrun on the CPU
+(gloo, SyncBN), resuming a killed run, tools/test.py and the clear errors.
+
+Everything runs the real scripts in subprocesses on a tiny mmpretrain
+classifier with an sMLPNet backbone and a few generated 32x32 images.
+"""
+import os
+import os.path as osp
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import mmsmlp  # noqa: F401  (allow-lists mmengine checkpoints for torch.load)
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN_ITERS = 6
+CHECKPOINT_INTERVAL = 2
+
+# Hooks the test configs import (custom_imports) to observe the runs.
+HOOKS_MODULE = '''
+import os.path as osp
+import time
+
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class SaveRankStateHook(Hook):
+    """Each process saves its model state and the images it trained on."""
+
+    def before_run(self, runner):
+        self.images = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.images += [s.img_path for s in data_batch['data_samples']]
+
+    def after_train(self, runner):
+        model = runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        torch.save(dict(state_dict=model.state_dict(), images=self.images),
+                   osp.join(runner.work_dir, f'rank{get_rank()}.pth'))
+
+
+@HOOKS.register_module()
+class HangAfterCheckpointHook(Hook):
+    """Stops the run right after the checkpoint of iteration ``at_iter`` is
+    on disk (CheckpointHook runs before it), until the test kills it."""
+    priority = 'LOWEST'
+
+    def __init__(self, at_iter):
+        self.at_iter = at_iter
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 == self.at_iter:
+            open(osp.join(runner.work_dir, 'checkpoint_written'), 'w').close()
+            time.sleep(600)
+
+
+@HOOKS.register_module()
+class SaveStartStateHook(Hook):
+    """Saves the state training starts from (after a resume)."""
+
+    def before_train(self, runner):
+        torch.save(
+            dict(
+                iter=runner.iter,
+                optimizer=runner.optim_wrapper.state_dict(),
+                param_schedulers=[
+                    s.state_dict() for s in runner.param_schedulers
+                ],
+                message_hub=runner.message_hub.state_dict()),
+            osp.join(runner.work_dir, 'start_state.pth'))
+'''
+
+CONFIG = '''
+_base_ = ['mmpretrain::_base_/default_runtime.py']
+custom_imports = dict(
+    imports=['mmsmlp', 'tools_test_hooks'], allow_failed_imports=False)
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='SMLPNet',
+        arch=dict(embed_dims=8, depths=(1, 1, 1, 1), alpha=2),
+        img_size=32,
+        norm_cfg=dict(type='{norm}')),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=2,
+        in_channels=64,
+        loss=dict(type='CrossEntropyLoss')))
+data_preprocessor = dict(
+    num_classes=2, mean=[127.5] * 3, std=[127.5] * 3, to_rgb=False)
+
+pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='CustomDataset',
+        data_root='{data_root}',
+        data_prefix='train',
+        pipeline=pipeline))
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='CustomDataset',
+        data_root='{data_root}',
+        data_prefix='train',
+        pipeline=pipeline))
+test_evaluator = dict(type='Accuracy', topk=(1, ))
+test_cfg = dict()
+
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4))
+param_scheduler = dict(
+    type='MultiStepLR', by_epoch=False, milestones=[3], gamma=0.1)
+train_cfg = dict(by_epoch=False, max_iters={max_iters})
+default_hooks = dict(
+    logger=dict(interval=1),
+    checkpoint=dict(by_epoch=False, interval={interval}))
+custom_hooks = {custom_hooks}
+randomness = dict(seed=0, deterministic=True)
+'''
+
+
+def make_images(root: Path, per_class: int = 16) -> None:
+    """Two classes of 32x32 images: horizontal and vertical stripes."""
+    rng = np.random.default_rng(0)
+    for label, axis in (('horizontal', 0), ('vertical', 1)):
+        (root / 'train' / label).mkdir(parents=True)
+        for i in range(per_class):
+            stripes = (np.arange(32) // rng.integers(2, 6)) % 2 * 200
+            image = np.repeat(stripes[:, None], 32, axis=1)
+            image = image if axis == 0 else image.T
+            image = image + rng.integers(0, 40, (32, 32))
+            image = np.repeat(image[..., None], 3, axis=2).astype(np.uint8)
+            cv2.imwrite(str(root / 'train' / label / f'{i:02d}.png'), image)
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """Images, the observing hooks and a config writer."""
+    make_images(tmp_path / 'data')
+    (tmp_path / 'tools_test_hooks.py').write_text(HOOKS_MODULE)
+
+    def write_config(name, norm='BN', custom_hooks='[]',
+                     max_iters=TRAIN_ITERS, default_scope=None):
+        text = CONFIG.format(
+            norm=norm,
+            data_root=tmp_path / 'data',
+            max_iters=max_iters,
+            interval=CHECKPOINT_INTERVAL,
+            custom_hooks=custom_hooks)
+        if default_scope is not None:
+            text += f'default_scope = {default_scope!r}\n'
+        path = tmp_path / f'{name}.py'
+        path.write_text(text)
+        return str(path)
+
+    return tmp_path, write_config
+
+
+def tool_env(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    env['PYTHONPATH'] = os.pathsep.join(
+        [str(tmp_path), str(REPO),
+         env.get('PYTHONPATH', '')])
+    return env
+
+
+def run_tool(tmp_path, *args, check=True, timeout=300):
+    """Run a tools/ script from the repository root."""
+    command = ['bash', *args] if args[0].endswith('.sh') else [
+        sys.executable, *args
+    ]
+    result = subprocess.run(
+        command,
+        cwd=REPO,
+        env=tool_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout)
+    if check and result.returncode != 0:
+        pytest.fail(f'{" ".join(args)} failed:\n{result.stderr[-4000:]}')
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def load_state_dict(checkpoint):
+    return torch.load(checkpoint, map_location='cpu')['state_dict']
+
+
+def assert_same_tensors(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_dist_train_two_processes_on_cpu(workspace):
+    """torchrun with 2 CPU processes: both train on their own half of the
+    data, DDP averages the gradients and SyncBN the batch statistics, so
+    both end with the same weights and BN statistics; rank 0's checkpoint
+    holds them and tools/test.py evaluates it."""
+    tmp_path, write_config = workspace
+    config = write_config(
+        'dist', norm='SyncBN', custom_hooks="[dict(type='SaveRankStateHook')]")
+    work_dir = tmp_path / 'dist_work'
+    env_port = free_port()
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+         str(work_dir), '--cfg-options', 'train_cfg.max_iters=3'],
+        cwd=REPO,
+        env=dict(tool_env(tmp_path), PORT=str(env_port)),
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    ranks = [torch.load(work_dir / f'rank{r}.pth') for r in (0, 1)]
+    # Each rank trained on its own images...
+    assert len(ranks[0]['images']) == len(ranks[1]['images']) == 12
+    assert not set(ranks[0]['images']) & set(ranks[1]['images'])
+    # ...yet both hold the same weights and the same (synchronised) BN
+    # running statistics: plain BN would differ.
+    states = [rank['state_dict'] for rank in ranks]
+    assert_same_tensors(states[0], states[1])
+    bn_means = [k for k in states[0] if k.endswith('running_mean')]
+    assert bn_means and all(states[0][k].abs().sum() > 0 for k in bn_means)
+
+    checkpoint = work_dir / 'iter_3.pth'
+    assert (work_dir / 'last_checkpoint').read_text().strip().endswith(
+        'iter_3.pth')
+    # mmengine's checkpoint loads with torch's default weights_only=True.
+    assert_same_tensors(load_state_dict(checkpoint), states[0])
+
+    result = run_tool(tmp_path, 'tools/test.py', config, str(checkpoint),
+                      '--work-dir', str(tmp_path / 'test_work'))
+    assert 'accuracy/top1' in result.stdout + result.stderr
+
+
+def start_training(tmp_path, config, work_dir):
+    """Start tools/train.py in the background, its output going to
+    ``<work_dir>.log`` (a file: a pipe nobody reads could block it)."""
+    log = open(f'{work_dir}.log', 'w')
+    process = subprocess.Popen(
+        [sys.executable, 'tools/train.py', config, '--work-dir',
+         str(work_dir)],
+        cwd=REPO,
+        env=tool_env(tmp_path),
+        stdout=log,
+        stderr=subprocess.STDOUT)
+    log.close()
+    return process
+
+
+def log_tail(work_dir: Path) -> str:
+    return Path(f'{work_dir}.log').read_text()[-4000:]
+
+
+def wait_for(path: Path, process, timeout=240):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            pytest.fail(f'training ended early:\n{log_tail(path.parent)}')
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f'no {path.name} after {timeout} s')
+        time.sleep(0.2)
+
+
+def assert_same_state(a, b, where='state'):
+    """Recursive equality of checkpoint states (tensors, numbers, dicts,
+    lists and mmengine HistoryBuffers via their __dict__)."""
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same_state(a[key], b[key], f'{where}.{key}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f'{where}[{i}]')
+    elif hasattr(a, '__dict__') and not isinstance(a, type):
+        assert type(a) is type(b), where
+        assert_same_state(vars(a), vars(b), where)
+    else:
+        assert a == b, where
+
+
+def test_resume_after_kill_matches_uninterrupted_run(workspace):
+    """Kill training right after the iteration-4 checkpoint, resume with
+    --resume: it restarts at iteration 4 with the checkpoint's optimizer,
+    scheduler and message hub and ends with the weights of a run that was
+    never interrupted."""
+    tmp_path, write_config = workspace
+    resume_at = 2 * CHECKPOINT_INTERVAL
+    config = write_config(
+        'resume',
+        custom_hooks=(f"[dict(type='HangAfterCheckpointHook', "
+                      f"at_iter={resume_at}), "
+                      "dict(type='SaveStartStateHook')]"))
+    reference_config = write_config('reference')
+
+    interrupted = tmp_path / 'interrupted'
+    process = start_training(tmp_path, config, interrupted)
+    reference = start_training(tmp_path, reference_config,
+                               tmp_path / 'reference')
+    wait_for(interrupted / 'checkpoint_written', process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (interrupted / f'iter_{TRAIN_ITERS}.pth').exists()
+    checkpoint = torch.load(
+        interrupted / f'iter_{resume_at}.pth', map_location='cpu')
+
+    run_tool(tmp_path, 'tools/train.py', config, '--work-dir',
+             str(interrupted), '--resume')
+    assert reference.wait(timeout=240) == 0, log_tail(tmp_path / 'reference')
+
+    start = torch.load(interrupted / 'start_state.pth', map_location='cpu')
+    assert start['iter'] == resume_at
+    assert_same_state(start['optimizer'], checkpoint['optimizer'],
+                      'optimizer')
+    assert start['optimizer']['state'], 'no momentum buffers were resumed'
+    assert_same_state(start['param_schedulers'],
+                      checkpoint['param_schedulers'], 'param_schedulers')
+    for key in ('log_scalars', 'runtime_info'):
+        expected = {
+            name: value
+            for name, value in checkpoint['message_hub'][key].items()
+            if name in checkpoint['message_hub']['resumed_keys']
+            and checkpoint['message_hub']['resumed_keys'][name]
+        }
+        assert_same_state({k: start['message_hub'][key][k]
+                           for k in expected}, expected, key)
+    assert 'train/loss' in start['message_hub']['log_scalars']
+
+    final = f'iter_{TRAIN_ITERS}.pth'
+    assert_same_tensors(
+        load_state_dict(interrupted / final),
+        load_state_dict(tmp_path / 'reference' / final))
+    assert not all(
+        torch.equal(a, b) for a, b in zip(
+            checkpoint['state_dict'].values(),
+            load_state_dict(interrupted / final).values()))
+
+
+@pytest.mark.parametrize('tool', ['tools/train.py', 'tools/test.py'])
+def test_unknown_scope_is_a_clear_error(workspace, tool):
+    tmp_path, write_config = workspace
+    config = write_config('foreign', default_scope='mmfoo')
+    args = [tool, config] + (['missing.pth'] if tool.endswith('test.py')
+                             else [])
+    result = run_tool(tmp_path, *args, check=False)
+    assert result.returncode != 0
+    assert "default_scope='mmfoo'" in result.stderr
+    assert 'mmpretrain, mmdet, mmseg' in result.stderr
+
+
+def test_missing_files_are_clear_errors(workspace):
+    tmp_path, write_config = workspace
+    result = run_tool(tmp_path, 'tools/train.py', 'configs/nothing_here.py',
+                      check=False)
+    assert result.returncode != 0
+    assert "Config file not found: 'configs/nothing_here.py'" in result.stderr
+
+    config = write_config('plain')
+    result = run_tool(tmp_path, 'tools/test.py', config,
+                      str(tmp_path / 'missing.pth'), check=False)
+    assert result.returncode != 0
+    assert 'Checkpoint not found' in result.stderr
+    assert 'missing.pth' in result.stderr
+
+    result = run_tool(tmp_path, 'tools/train.py', config, '--resume',
+                      str(tmp_path / 'gone.pth'), check=False)
+    assert result.returncode != 0
+    assert 'Checkpoint to resume from not found' in result.stderr

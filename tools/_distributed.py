@@ -1,0 +1,146 @@
+# Copyright (c) mmsmlp contributors. All rights reserved.
+"""Distributed runs on machines without GPUs.
+
+mmengine 0.10 assumes GPUs in three places: ``init_dist`` calls
+``torch.cuda.set_device``, the runner wraps the model in DDP with
+``device_ids=[LOCAL_RANK]`` (DDP rejects device ids for CPU modules) and
+``torch.nn.SyncBatchNorm`` only runs on accelerators. Without GPUs this module
+starts the gloo process group itself and wraps the model in
+:class:`CPUDistributedDataParallel`, whose SyncBN layers synchronise their
+batch statistics through gloo.
+"""
+import datetime
+
+import torch
+import torch.distributed as torch_dist
+import torch.distributed.nn.functional as dist_fn
+from mmengine.config import Config, ConfigDict
+from mmengine.dist import is_distributed
+from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+def configure_distributed(cfg: Config, cfg_options: dict) -> None:
+    """Pick the communication backend for the hardware: NCCL with GPUs,
+    gloo without, unless ``--cfg-options env_cfg.dist_cfg.backend=...``
+    chose one. Without GPUs, also start the process group and pick the CPU
+    model wrapper."""
+    if cfg.launcher == 'none':
+        return
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    if 'env_cfg.dist_cfg.backend' not in cfg_options:
+        dist_cfg.backend = 'nccl' if torch.cuda.is_available() else 'gloo'
+    if torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(
+            f'--launcher {cfg.launcher} needs GPUs: mmengine starts it with '
+            'torch.cuda.set_device. Without GPUs launch with torchrun: '
+            'tools/dist_train.sh / tools/dist_test.sh (--launcher pytorch), '
+            'with NNODES, NODE_RANK and MASTER_ADDR set for several machines.')
+    if not is_distributed():
+        init_cpu_process_group(dist_cfg)
+    use_cpu_model_wrapper(cfg)
+
+
+def init_cpu_process_group(dist_cfg: ConfigDict) -> None:
+    """Join the process group torchrun describes in the environment
+    (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)."""
+    kwargs = {key: value for key, value in dist_cfg.items() if key != 'backend'}
+    if 'timeout' in kwargs:
+        kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+    torch_dist.init_process_group(backend=dist_cfg.backend, **kwargs)
+
+
+def use_cpu_model_wrapper(cfg: Config) -> None:
+    """Replace the default DDP wrapper with :class:`CPUDistributedDataParallel`
+    and keep the wrapper settings of the config."""
+    wrapper_cfg = cfg.get('model_wrapper_cfg', None)
+    if wrapper_cfg is None:
+        # The settings mmengine uses when the config has none.
+        wrapper_cfg = ConfigDict(
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper_type = wrapper_cfg.get('type', 'MMDistributedDataParallel')
+    if wrapper_type != 'MMDistributedDataParallel':
+        raise RuntimeError(
+            f'model_wrapper_cfg.type={wrapper_type!r} is not supported '
+            'without GPUs; only MMDistributedDataParallel is.')
+    wrapper_cfg.type = 'CPUDistributedDataParallel'
+    cfg.model_wrapper_cfg = wrapper_cfg
+
+
+class GlooSyncBatchNorm(_BatchNorm):
+    """SyncBN for CPU processes: batch statistics synchronised over gloo.
+
+    ``nn.SyncBatchNorm`` layers are turned into this class by
+    :class:`CPUDistributedDataParallel`. In training, the per-channel sums,
+    sums of squares and element counts of all processes are added with a
+    differentiable all-reduce, so every process normalises with the
+    statistics of the global batch, its gradients include the other
+    processes' contributions and all processes keep the same running
+    statistics, as SyncBN does on GPUs. It is not an ``nn.SyncBatchNorm``
+    subclass because DDP rejects those in CPU modules.
+    """
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(
+                f'expected at least 2D input (got {input.dim()}D input)')
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if not (self.training and torch_dist.is_initialized()
+                and torch_dist.get_world_size(self.process_group) > 1):
+            return super().forward(input)
+        self._check_input_dim(input)
+        num_channels = input.size(1)
+        reduce_dims = [0] + list(range(2, input.dim()))
+        count = input.new_tensor([input.numel() // num_channels])
+        stats = torch.cat([
+            input.sum(reduce_dims), (input * input).sum(reduce_dims), count
+        ])
+        stats = dist_fn.all_reduce(
+            stats, group=self.process_group or torch_dist.group.WORLD)
+        total = stats[-1]
+        mean = stats[:num_channels] / total
+        var = stats[num_channels:2 * num_channels] / total - mean * mean
+        if self.track_running_stats:
+            self._update_running_stats(mean.detach(), var.detach(), total)
+
+        shape = [1, num_channels] + [1] * (input.dim() - 2)
+        output = (input - mean.view(shape)) * torch.rsqrt(
+            var.view(shape) + self.eps)
+        if self.affine:
+            output = output * self.weight.view(shape) + self.bias.view(shape)
+        return output
+
+    @torch.no_grad()
+    def _update_running_stats(self, mean, var, total):
+        self.num_batches_tracked.add_(1)
+        if self.momentum is None:  # cumulative moving average
+            factor = 1.0 / self.num_batches_tracked.item()
+        else:
+            factor = self.momentum
+        unbiased_var = var * total / (total - 1).clamp(min=1)
+        self.running_mean.mul_(1 - factor).add_(factor * mean)
+        self.running_var.mul_(1 - factor).add_(factor * unbiased_var)
+
+
+@MODEL_WRAPPERS.register_module()
+class CPUDistributedDataParallel(MMDistributedDataParallel):
+    """:class:`MMDistributedDataParallel` for a model on the CPU.
+
+    DDP takes no device ids for CPU modules, so the GPU index the runner
+    passes as ``device_ids=[LOCAL_RANK]`` is dropped. SyncBN layers become
+    :class:`GlooSyncBatchNorm`.
+    """
+
+    def __init__(self, module: nn.Module, device_ids=None, **kwargs):
+        for layer in module.modules():
+            if isinstance(layer, nn.SyncBatchNorm):
+                # Same parameters and buffers; only forward() differs.
+                layer.__class__ = GlooSyncBatchNorm
+        super().__init__(module=module, device_ids=None, **kwargs)

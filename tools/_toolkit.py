@@ -1,0 +1,270 @@
+# Copyright (c) mmsmlp contributors. All rights reserved.
+"""What tools/train.py and tools/test.py share.
+
+One config file can belong to mmpretrain, mmdet or mmseg; its ``default_scope``
+names the toolkit. This module loads such a config with clear errors, applies
+the command-line options every OpenMMLab tool has (distributed runs are set
+up by ``_distributed``) and keeps the few places where the toolkits differ
+(``--out``, ``--show-dir``, ``--tta``) in small per-toolkit functions.
+"""
+import argparse
+import copy
+import importlib
+import logging
+import os
+import os.path as osp
+import warnings
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.logging import print_log
+
+import mmsmlp  # noqa: F401  registers SMLPNet; allow-lists checkpoint classes
+from _distributed import configure_distributed
+
+SUPPORTED_SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+# Used by ``--tta`` when a config defines no ``tta_model`` of its own.
+DEFAULT_TTA_MODELS = dict(
+    mmpretrain=dict(type='AverageClsScoreTTA'),
+    mmdet=dict(
+        type='DetTTAModel',
+        tta_cfg=dict(
+            nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)),
+    mmseg=dict(type='SegTTAModel'),
+)
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Add the options train and test share: work dir, cfg options and the
+    distributed launcher."""
+    parser.add_argument(
+        '--work-dir',
+        help='the directory for logs, checkpoints and metrics '
+        '(default: work_dirs/<config file name>)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs merged '
+        'into it, e.g. train_cfg.max_iters=100 '
+        'optim_wrapper.optimizer.lr=0.01. A list is written key="[a,b]" '
+        'or key=a,b; quote nested lists and use no white space.')
+    parser.add_argument(
+        '--launcher',
+        choices=LAUNCHERS,
+        default='none',
+        help='job launcher: pytorch for torchrun (tools/dist_*.sh), '
+        'slurm for srun (tools/slurm_*.sh)')
+    # torch.distributed.launch passes --local-rank since torch 2.0 and
+    # --local_rank before; torchrun sets LOCAL_RANK instead.
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
+
+
+def export_local_rank(args: argparse.Namespace) -> None:
+    """Make ``--local-rank`` visible to mmengine, which reads LOCAL_RANK."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+
+
+def check_file(path: str, what: str) -> None:
+    """Fail early, naming the missing file, instead of deep inside a run.
+
+    Remote checkpoints (``http(s)://``, ``s3://``...) are left to mmengine.
+    """
+    if '://' in path:
+        return
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{what} not found: {path!r} (from {os.getcwd()}). Check the '
+            'path; relative paths are taken from the current directory.')
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Load the config, apply ``--cfg-options``, ``--launcher`` and
+    ``--work-dir`` and import the toolkit its ``default_scope`` names."""
+    check_file(args.config, 'Config file')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    import_toolkit(cfg, args.config)
+    # work_dir priority: command line > config > config file name.
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    configure_distributed(cfg, args.cfg_options or {})
+    return cfg
+
+
+def import_toolkit(cfg: Config, config_path: str) -> str:
+    """Import the toolkit named by ``cfg.default_scope`` and register its
+    modules, so that every ``type`` in the config resolves."""
+    scope = cfg.get('default_scope', None)
+    if scope not in SUPPORTED_SCOPES:
+        raise ValueError(
+            f'{config_path} has default_scope={scope!r}; these tools run '
+            f'configs of {", ".join(SUPPORTED_SCOPES)}. Inherit the '
+            "toolkit's default runtime (e.g. _base_ = "
+            "['mmdet::_base_/default_runtime.py']) or set default_scope.")
+    try:
+        utils = importlib.import_module(f'{scope}.utils')
+    except ImportError as error:
+        raise ImportError(
+            f'{config_path} is a {scope} config but {scope} cannot be '
+            f'imported ({error}); install it with `bash tools/install.sh`.'
+        ) from error
+    # The runner sets the default scope itself from the config.
+    utils.register_all_modules(init_default_scope=False)
+    return scope
+
+
+def build_runner(cfg: Config):
+    """Build the runner the config asks for (``runner_type``) or the default
+    mmengine Runner, from the toolkit's own registry."""
+    registry = importlib.import_module(f'{cfg.default_scope}.registry')
+    if 'runner_type' in cfg:
+        return registry.RUNNERS.build(cfg)
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg)
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to automatic mixed precision."""
+    wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper_type == 'AmpOptimWrapper':
+        print_log(
+            'AMP training is already enabled in your config.',
+            logger='current',
+            level=logging.WARNING)
+        return
+    if wrapper_type != 'OptimWrapper':
+        raise ValueError('--amp needs optim_wrapper.type="OptimWrapper", '
+                         f'but the config uses {wrapper_type!r}.')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """Scale the learning rate by the real total batch size."""
+    auto_scale_lr = cfg.get('auto_scale_lr', None)
+    if auto_scale_lr is None or 'base_batch_size' not in auto_scale_lr:
+        raise ValueError(
+            '--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size=N)` '
+            'in the config: the total batch size its learning rate is for.')
+    auto_scale_lr.enable = True
+
+
+def set_resume(cfg: Config, resume: str) -> None:
+    """``--resume`` alone resumes from the work dir's latest checkpoint;
+    ``--resume CKPT`` from that checkpoint."""
+    if resume is None:
+        return
+    cfg.resume = True
+    if resume == 'auto':
+        cfg.load_from = None
+    else:
+        check_file(resume, 'Checkpoint to resume from')
+        cfg.load_from = resume
+
+
+# ---------------------------------------------------------------------------
+# Test-time options: where the toolkits differ.
+
+
+def enable_show_dir(cfg: Config, show_dir: str) -> None:
+    """Save painted predictions under ``show_dir``."""
+    hooks = cfg.get('default_hooks', {})
+    if 'visualization' not in hooks:
+        raise ValueError(
+            '--show-dir needs a `visualization` entry in default_hooks; '
+            "inherit the toolkit's default runtime to get one.")
+    hook = hooks['visualization']
+    scope = cfg.default_scope
+    if scope == 'mmpretrain':
+        # VisualizationHook: out_dir is relative to work_dir/timestamp.
+        hook.enable = True
+        hook.out_dir = show_dir
+    elif scope == 'mmdet':
+        # DetVisualizationHook: test_out_dir is relative to
+        # work_dir/timestamp.
+        hook.draw = True
+        hook.test_out_dir = show_dir
+    else:
+        # SegVisualizationHook draws through the visualizer's backends,
+        # which write under visualizer.save_dir.
+        hook.draw = True
+        cfg.visualizer.save_dir = show_dir
+
+
+def add_prediction_dump(cfg: Config, out: str) -> None:
+    """Make the test evaluator keep the predictions at ``out``.
+
+    mmseg writes one PNG per image into the directory ``out``; mmdet and
+    mmpretrain dump a pickle file, which the runner adds as a metric after
+    it is built (see :func:`attach_pickle_dump`).
+    """
+    if cfg.default_scope == 'mmseg':
+        evaluators = cfg.test_evaluator
+        for evaluator in (evaluators if isinstance(evaluators, list) else
+                          [evaluators]):
+            evaluator.output_dir = out
+            evaluator.keep_results = True
+    elif not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(
+            f'--out must name a .pkl file for {cfg.default_scope} configs, '
+            f'got {out!r}.')
+
+
+def attach_pickle_dump(runner, cfg: Config, out: str) -> None:
+    """Append the toolkit's result dumper to the built test evaluator."""
+    if cfg.default_scope == 'mmseg':
+        return
+    if cfg.default_scope == 'mmdet':
+        from mmdet.evaluation import DumpDetResults as Dumper
+    else:
+        from mmengine.evaluator import DumpResults as Dumper
+    runner.test_evaluator.metrics.append(Dumper(out_file_path=out))
+
+
+def enable_tta(cfg: Config) -> None:
+    """Wrap the model in the toolkit's test-time-augmentation model and test
+    on ``cfg.tta_pipeline``; configs without them get horizontal flips."""
+    if 'tta_model' not in cfg:
+        warnings.warn('The config has no tta_model; using '
+                      f'{DEFAULT_TTA_MODELS[cfg.default_scope]}.')
+        cfg.tta_model = DEFAULT_TTA_MODELS[cfg.default_scope]
+    if 'tta_pipeline' not in cfg:
+        warnings.warn('The config has no tta_pipeline; testing on the '
+                      'images and their horizontal flips.')
+        cfg.tta_pipeline = flip_tta_pipeline(innermost_dataset(cfg).pipeline)
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    innermost_dataset(cfg).pipeline = cfg.tta_pipeline
+
+
+def innermost_dataset(cfg: Config) -> ConfigDict:
+    """The test dataset, looking through dataset wrappers."""
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:
+        dataset = dataset.dataset
+    return dataset
+
+
+def flip_tta_pipeline(test_pipeline: list) -> list:
+    """Turn a test pipeline into one that yields each image unflipped and
+    flipped, packed with the flip in the metainfo the TTA models read."""
+    pipeline = copy.deepcopy(test_pipeline)
+    pack = pipeline[-1]
+    if 'meta_keys' in pack:
+        pack.meta_keys = tuple(pack.meta_keys) + tuple(
+            key for key in ('flip', 'flip_direction')
+            if key not in pack.meta_keys)
+    pipeline[-1] = dict(
+        type='TestTimeAug',
+        transforms=[[
+            dict(type='RandomFlip', prob=1.),
+            dict(type='RandomFlip', prob=0.)
+        ], [pack]])
+    return pipeline

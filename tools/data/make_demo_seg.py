@@ -1,0 +1,127 @@
+# Copyright (c) mmsmlp contributors. All rights reserved.
+"""Draw a small semantic-segmentation dataset in the standard mmseg layout.
+
+Every image shows a few filled discs, rectangles and triangles in random
+colours over a textured background, so that the class of a pixel depends on
+the shape of the region it belongs to and not on its colour. The output is::
+
+    OUT/img_dir/{train,val}/XXXXX.jpg   RGB images
+    OUT/ann_dir/{train,val}/XXXXX.png   uint8 label maps (values in CLASSES)
+
+which ``mmseg.datasets.BaseSegDataset`` reads with ``img_suffix='.jpg'``,
+``seg_map_suffix='.png'`` and ``reduce_zero_label=False``. The same ``--seed``
+always gives the same files.
+
+Example::
+
+    python tools/data/make_demo_seg.py --out data/demo/seg --seed 0
+"""
+import argparse
+import os.path as osp
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# Label value of each class in the PNG maps (index = value).
+CLASSES = ('background', 'disc', 'rectangle', 'triangle')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Draw a demo semantic-segmentation dataset')
+    parser.add_argument(
+        '--out', default='data/demo/seg', help='output dataset root')
+    parser.add_argument('--seed', type=int, default=0, help='random seed')
+    parser.add_argument(
+        '--num-train', type=int, default=240, help='training images')
+    parser.add_argument(
+        '--num-val', type=int, default=40, help='validation images')
+    parser.add_argument(
+        '--size', type=int, default=128, help='side of the square images')
+    parser.add_argument(
+        '--max-shapes', type=int, default=4, help='most shapes per image')
+    args = parser.parse_args(argv)
+    for name in ('num_train', 'num_val', 'max_shapes'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1')
+    if args.size < 32:
+        parser.error('--size must be >= 32 (the backbone needs >= 32 px)')
+    return args
+
+
+def draw_background(rng, size):
+    """A smooth colour gradient plus pixel noise, so that flat regions are not
+    trivially background."""
+    corners = rng.uniform(0, 255, size=(2, 2, 3)).astype(np.float32)
+    background = cv2.resize(
+        corners, (size, size), interpolation=cv2.INTER_LINEAR)
+    noise = rng.normal(0, 12, size=(size, size, 3))
+    return np.clip(background + noise, 0, 255).astype(np.uint8)
+
+
+def shape_polygon(rng, label, center, radius):
+    """The outline of one rectangle or triangle as an int32 point array."""
+    if label == CLASSES.index('rectangle'):
+        half_w, half_h = radius * rng.uniform(0.6, 1.0, size=2)
+        points = [(-half_w, -half_h), (half_w, -half_h), (half_w, half_h),
+                  (-half_w, half_h)]
+    else:
+        angles = rng.uniform(0, 2 * np.pi) + np.array([0, 2, 4]) * np.pi / 3
+        points = np.stack([np.cos(angles), np.sin(angles)], axis=1) * radius
+    return np.round(np.asarray(points) + center).astype(np.int32)
+
+
+def draw_shape(canvas, label, center, radius, polygon, value):
+    """Fill one shape with ``value`` (a colour or a label) in place."""
+    if label == CLASSES.index('disc'):
+        cv2.circle(canvas, tuple(int(c) for c in np.round(center)),
+                   int(round(radius)), value, thickness=-1)
+    else:
+        cv2.fillPoly(canvas, [polygon], value)
+
+
+def draw_sample(rng, size, max_shapes):
+    """One image and its label map; later shapes occlude earlier ones in
+    both."""
+    image = draw_background(rng, size)
+    label_map = np.zeros((size, size), dtype=np.uint8)
+    for _ in range(rng.integers(1, max_shapes + 1)):
+        label = int(rng.integers(1, len(CLASSES)))
+        radius = rng.uniform(0.1, 0.25) * size
+        center = rng.uniform(radius, size - radius, size=2)
+        color = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        polygon = (None if label == CLASSES.index('disc') else
+                   shape_polygon(rng, label, center, radius))
+        draw_shape(image, label, center, radius, polygon, color)
+        draw_shape(label_map, label, center, radius, polygon, label)
+    return image, label_map
+
+
+def write_split(rng, out, split, num_images, size, max_shapes):
+    img_dir = Path(out, 'img_dir', split)
+    ann_dir = Path(out, 'ann_dir', split)
+    img_dir.mkdir(parents=True, exist_ok=True)
+    ann_dir.mkdir(parents=True, exist_ok=True)
+    for index in range(num_images):
+        image, label_map = draw_sample(rng, size, max_shapes)
+        name = f'{index:05d}'
+        # The arrays are RGB; OpenCV writes BGR.
+        cv2.imwrite(str(img_dir / f'{name}.jpg'), image[..., ::-1])
+        cv2.imwrite(str(ann_dir / f'{name}.png'), label_map)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    for split, num_images in (('train', args.num_train), ('val',
+                                                           args.num_val)):
+        write_split(rng, args.out, split, num_images, args.size,
+                    args.max_shapes)
+    print(f'wrote {args.num_train} train and {args.num_val} val images '
+          f'({args.size}x{args.size}, classes {CLASSES}) to '
+          f'{osp.abspath(args.out)}')
+
+
+if __name__ == '__main__':
+    main()
