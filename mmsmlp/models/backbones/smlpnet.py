@@ -118,13 +118,15 @@ class AxialLinear(nn.Module):
              bias: torch.Tensor) -> torch.Tensor:
         """out[..., i, ...] = sum_j weight[i, j] x[..., j, ...] + bias[i]."""
         B, H, W, C = x.shape
-        if self.axis == 1:  # (B, H, W*C): rows of the matmul are H
-            out = torch.matmul(weight, x.reshape(B, H, W * C))
-        else:  # (B*H, W, C): rows of the matmul are W
-            out = torch.matmul(weight, x.reshape(B * H, W, C))
-        out = out.view(B, H, W, C)
-        return out + (bias.view(-1, 1, 1) if self.axis == 1 else
-                      bias.view(-1, 1))
+        # The mixed axis becomes the rows of a batched matmul on a view:
+        # (B, H, W*C) for H, (B*H, W, C) for W. An explicit baddbmm, unlike
+        # torch.matmul's broadcasting, neither copies nor transposes x, and
+        # adds the bias in the same pass.
+        x = x.reshape(B, H, W * C) if self.axis == 1 else x.reshape(
+            B * H, W, C)
+        out = torch.baddbmm(bias.view(-1, 1),
+                            weight.expand(x.shape[0], -1, -1), x)
+        return out.view(B, H, W, C)
 
     def _resized(self, length: int) -> Tuple[torch.Tensor, torch.Tensor]:
         # In inference the resampled weights are reused for as long as the
@@ -225,10 +227,21 @@ class SparseMLP(nn.Module):
         if self.identity:
             branches.insert(0, x)
         if self.fusion == 'concat':
-            return self.fuse(torch.cat(branches, dim=-1))
+            return self._fuse_concatenated(branches)
         if self.fusion == 'weighted_sum':
             branches = [w * b for w, b in zip(self.branch_weights, branches)]
         return torch.stack(branches).sum(0)
+
+    def _fuse_concatenated(self, branches: list) -> torch.Tensor:
+        """``self.fuse(torch.cat(branches, -1))`` without materialising the
+        concatenation: one matmul per branch, each accumulating onto the
+        last."""
+        shape, C = branches[0].shape, branches[0].shape[-1]
+        weights = self.fuse.weight.split(C, dim=1)
+        out = F.linear(branches[0].reshape(-1, C), weights[0])
+        for branch, weight in zip(branches[1:], weights[1:]):
+            out = torch.addmm(out, branch.reshape(-1, C), weight.t())
+        return out.view(shape)
 
 
 class TokenMLP(nn.Module):
