@@ -286,3 +286,14 @@ def test_too_small_input_and_wrong_channels_raise():
     with pytest.raises(ValueError, match='set in_channels'):
         model(torch.rand(1, 1, 64, 64))
     assert small_net(in_channels=1)(torch.rand(1, 1, 64, 64))
+
+
+def test_checkpoint_of_another_arch_is_refused_with_its_arch():
+    small = SMLPNet('small').state_dict()
+    with pytest.raises(ValueError, match=r"arch='small'"):
+        SMLPNet('tiny').load_state_dict(small)
+    deeper = small_net(arch=dict(embed_dims=8, depths=(1, 2, 2, 1), alpha=2))
+    with pytest.raises(ValueError, match=r'depths.*\(1, 2, 2, 1\)'):
+        small_net().load_state_dict(deeper.state_dict())
+    with pytest.raises(ValueError, match='in_channels=1'):
+        small_net(in_channels=1).load_state_dict(small_net().state_dict())

@@ -9,6 +9,7 @@ with none of the permute-and-copy of the official implementation. Outputs
 are returned as NCHW tensors, as every OpenMMLab neck and head expects.
 """
 import math
+import re
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -488,7 +489,9 @@ class SMLPNet(BaseModule):
             raise ValueError(f'img_size {self.img_size} must be at least '
                              f'{MIN_INPUT_SIZE} on each side.')
 
-        drop_paths = torch.linspace(0, drop_path_rate, sum(self.depths))
+        # On the CPU even under a `torch.device('meta')` context: only a list.
+        drop_paths = torch.linspace(0, drop_path_rate, sum(self.depths),
+                                    device='cpu')
         self.channels = [self.embed_dims * 2**i for i in range(4)]
         self.stages = nn.ModuleList()
         for i, depth in enumerate(self.depths):
@@ -512,7 +515,7 @@ class SMLPNet(BaseModule):
         self.final_norm = (build_norm_layer(norm_cfg, self.channels[-1])[1]
                            if final_norm and 3 in self.out_indices else None)
 
-        self._register_load_state_dict_pre_hook(self._resize_grid_weights)
+        self._register_load_state_dict_pre_hook(self._adapt_state_dict)
         self._freeze_stages()
 
     # ----------------------------------------------------------- arguments
@@ -629,7 +632,51 @@ class SMLPNet(BaseModule):
         return self
 
     # ------------------------------------------------------ checkpoints
-    def _resize_grid_weights(self, state_dict, prefix, *args, **kwargs):
+    def _adapt_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Before loading: refuse a checkpoint of another architecture, and
+        resample the size-tied weights of one saved for another
+        ``img_size``."""
+        self._check_checkpoint_arch(state_dict, prefix)
+        self._resize_grid_weights(state_dict, prefix)
+
+    def _check_checkpoint_arch(self, state_dict, prefix) -> None:
+        """Raise if the checkpoint's widths or depths differ from ours, which
+        mmengine's non-strict loading would only log and skip."""
+        size_tied = {
+            f'{name}.{param}'
+            for name, module in self.named_modules()
+            if isinstance(module, AxialLinear) for param in ('weight', 'bias')
+        }
+        mismatched = [
+            f'{key}: {tuple(state_dict[prefix + key].shape)} vs '
+            f'{tuple(value.shape)}'
+            for key, value in self.state_dict().items()
+            if key not in size_tied and prefix + key in state_dict
+            and state_dict[prefix + key].shape != value.shape
+        ]
+        depths = _checkpoint_depths(state_dict, prefix)
+        other_depths = {
+            stage: depth
+            for stage, depth in depths.items() if depth != self.depths[stage]
+        }
+        if not mismatched and not other_depths:
+            return
+        embed_dims = state_dict.get(f'{prefix}stages.0.downsample.weight')
+        found = dict(
+            embed_dims=None if embed_dims is None else embed_dims.shape[0],
+            depths=tuple(depths.get(i) for i in range(self.num_stages)))
+        names = [name for name, arch in self.arch_zoo.items()
+                 if all(arch[k] == v for k, v in found.items())]
+        raise ValueError(
+            f'The checkpoint does not fit SMLPNet(embed_dims='
+            f'{self.embed_dims}, depths={self.depths}, alpha={self.alpha}, '
+            f'in_channels={self.in_channels}): it holds {found} '
+            f'({", ".join(mismatched[:3]) or "other depths"}). Build the '
+            f'backbone with the checkpoint\'s arch'
+            f'{f" (arch={names[0]!r})" if names else ""} or load a '
+            f'checkpoint of this one.')
+
+    def _resize_grid_weights(self, state_dict, prefix) -> None:
         """Resample size-tied sMLP weights of a state dict saved for another
         ``img_size`` to this model's grids."""
         resized = []
@@ -651,6 +698,18 @@ class SMLPNet(BaseModule):
                 f'SMLPNet: resized {len(resized)} size-tied sMLP weights to '
                 f'img_size {self.img_size}: {", ".join(resized)}',
                 logger='current')
+
+
+def _checkpoint_depths(state_dict, prefix: str) -> Dict[int, int]:
+    """Blocks per stage in a state dict, for the stages it has."""
+    block_key = re.compile(re.escape(prefix) + r'stages\.(\d+)\.blocks\.(\d+)\.')
+    depths: Dict[int, int] = {}
+    for key in state_dict:
+        match = block_key.match(key)
+        if match:
+            stage, block = map(int, match.groups())
+            depths[stage] = max(depths.get(stage, 0), block + 1)
+    return depths
 
 
 def _check_choice(name: str, value, choices) -> None:
