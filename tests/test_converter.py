@@ -21,8 +21,8 @@ from torch import nn
 
 import mmsmlp  # noqa: F401  (registers SMLPNet)
 
-sys.path.insert(0, str(Path(__file__).parents[1] / 'tools' /
-                       'model_converters'))
+sys.path.insert(0,
+                str(Path(__file__).parents[1] / 'tools' / 'model_converters'))
 import smlpnet_official_to_mmpretrain as converter  # noqa: E402
 
 ARCH = dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=3)
@@ -167,8 +167,12 @@ def save_official_checkpoint(path, model, ema_model):
             scaler=dict(scale=65536.0, growth_factor=2.0),
             epoch=299,
             args=argparse.Namespace(
-                model='smlpnet_tiny', batch_size=128, lr=5e-4,
-                output_dir='out', opt_betas=None, model_ema=True)), path)
+                model='smlpnet_tiny',
+                batch_size=128,
+                lr=5e-4,
+                output_dir='out',
+                opt_betas=None,
+                model_ema=True)), path)
 
 
 def classifier_cfg(img_size=IMG_SIZE, **backbone_kwargs):
@@ -204,8 +208,7 @@ def convert(src, dst, *extra):
 
 
 @pytest.mark.parametrize('use_ema', [False, True])
-def test_converted_model_matches_official_logits(tmp_path,
-                                                 official_checkpoint,
+def test_converted_model_matches_official_logits(tmp_path, official_checkpoint,
                                                  use_ema):
     src, model, ema_model = official_checkpoint
     official = ema_model if use_ema else model
@@ -328,8 +331,7 @@ def test_unknown_type_is_named(tmp_path, official_checkpoint):
     torch.save(
         dict(
             model=model.state_dict(),
-            args=argparse.Namespace(output_dir=pathlib.PosixPath('out'))),
-        bad)
+            args=argparse.Namespace(output_dir=pathlib.PosixPath('out'))), bad)
     with pytest.raises(SystemExit, match='PosixPath'):
         convert(bad, tmp_path / 'out.pth')
 

@@ -35,12 +35,9 @@ def parse_args(argv=None):
         '--out', default='data/demo/cls', help='output dataset root')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument(
-        '--num-train',
-        type=int,
-        default=100,
-        help='training images per class')
+        '--num-train', type=int, default=250, help='training images per class')
     parser.add_argument(
-        '--num-val', type=int, default=30, help='validation images per class')
+        '--num-val', type=int, default=50, help='validation images per class')
     parser.add_argument(
         '--size', type=int, default=64, help='side of the square images')
     args = parser.parse_args(argv)
@@ -134,8 +131,8 @@ def write_split(rng, out, split, num_per_class, size):
 def main(argv=None):
     args = parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    for split, num_per_class in (('train', args.num_train),
-                                 ('val', args.num_val)):
+    for split, num_per_class in (('train', args.num_train), ('val',
+                                                             args.num_val)):
         write_split(rng, args.out, split, num_per_class, args.size)
     print(f'wrote {args.num_train} train and {args.num_val} val images per '
           f'class ({args.size}x{args.size}, classes {CLASSES}) to '

@@ -42,8 +42,8 @@ BLOCK_RENAMES = {
         # The official names do not match the axes: ``proj_h`` is applied to
         # x.permute(0, 3, 1, 2), whose channel axis is W, so it mixes along W;
         # ``proh_w`` is applied to x.permute(0, 2, 1, 3) and mixes along H.
-        '1.proj_h.': 'global_mixing.mix_h.',
-        '1.proh_w.': 'global_mixing.mix_w.',
+        '1.proj_h.': 'global_mixing.mix_w.',
+        '1.proh_w.': 'global_mixing.mix_h.',
         '1.fuse.': 'global_mixing.fuse.',
     },
     'channel_mix': {
@@ -79,8 +79,9 @@ def load_untrusted(path):
         except pickle.UnpicklingError as error:
             try:
                 offending = ', '.join(
-                    sorted(torch.serialization.
-                           get_unsafe_globals_in_checkpoint(path)))
+                    sorted(
+                        torch.serialization.get_unsafe_globals_in_checkpoint(
+                            path)))
             except ValueError:  # legacy (non-zip) files cannot be scanned
                 offending = str(error).splitlines()[0]
             raise CheckpointError(
@@ -105,9 +106,9 @@ def select_weights(checkpoint, use_ema):
         return checkpoint, 'state_dict'
     raise CheckpointError(
         f"no '{key}' weights in the checkpoint (top-level keys: "
-        f'{sorted(checkpoint)[:10]}); '
-        + ('drop --ema to convert the plain weights' if use_ema else
-           'is this an official SPACH sMLPNet checkpoint?'))
+        f'{sorted(checkpoint)[:10]}); ' +
+        ('drop --ema to convert the plain weights'
+         if use_ema else 'is this an official SPACH sMLPNet checkpoint?'))
 
 
 def stage_depths(weights):
@@ -223,7 +224,7 @@ def main(argv=None):
     meta = dict(
         converted_from=Path(args.src).name,
         weights=source_key,
-        epoch=checkpoint.get('epoch') if source_key != 'state_dict' else None,
+        epoch=checkpoint.get('epoch'),
         **arch)
     Path(args.dst).parent.mkdir(parents=True, exist_ok=True)
     torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
