@@ -11,7 +11,8 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 import torch
-from mmdet.registry import MODELS
+from mmdet.apis import DetInferencer
+from mmdet.registry import DATASETS, MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
@@ -30,8 +31,8 @@ def shipped_configs():
 
 
 def make_demo_data(out, *args):
-    subprocess.run([sys.executable, str(MAKE_DEMO_DET), '--out', str(out),
-                    *args], check=True, capture_output=True)
+    command = [sys.executable, str(MAKE_DEMO_DET), '--out', str(out), *args]
+    subprocess.run(command, check=True, capture_output=True)
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -40,11 +41,15 @@ def mmdet_scope():
 
 
 def build_detector(config_path):
-    """The config's detector without loading the (user-supplied)
-    pretrained backbone weights."""
+    """The config's detector, without loading the (user-supplied) pretrained
+    backbone weights and with fewer proposals and sampled RoIs than for COCO
+    (1000 and 512): the same code path at a cost the CPU tests can afford."""
     cfg = Config.fromfile(config_path)
     assert cfg.model.backbone.type == 'SMLPNet'
     cfg.model.backbone.init_cfg = None
+    cfg.model.train_cfg.rpn_proposal.max_per_img = 64
+    cfg.model.train_cfg.rcnn.sampler.num = 32
+    cfg.model.test_cfg.rpn.max_per_img = 64
     return MODELS.build(cfg.model), cfg
 
 
@@ -96,31 +101,77 @@ def test_coco_configs_follow_the_swin_recipe():
         cfg.auto_scale_lr.base_batch_size)
     init_cfg = cfg.model.backbone.init_cfg
     assert (init_cfg.type, init_cfg.prefix) == ('Pretrained', 'backbone.')
-    resize = Config.fromfile(
-        CONFIG_DIR / 'mask-rcnn_smlpnet-t-resize_fpn_1x_coco.py')
+    resize = Config.fromfile(CONFIG_DIR /
+                             'mask-rcnn_smlpnet-t-resize_fpn_1x_coco.py')
     assert {cfg.model.backbone.mixing_mode,
             resize.model.backbone.mixing_mode} == {'window', 'resize'}
-    crop_3x = Config.fromfile(
-        CONFIG_DIR / 'mask-rcnn_smlpnet-b_fpn_ms-crop-3x_coco.py')
+    crop_3x = Config.fromfile(CONFIG_DIR /
+                              'mask-rcnn_smlpnet-b_fpn_ms-crop-3x_coco.py')
     assert crop_3x.train_cfg.max_epochs == 36
     assert crop_3x.model.backbone.arch == 'base'
+
+
+def test_ms_crop_3x_train_pipeline_loads_coco_format_data(tmp_path):
+    """The multi-scale crop pipeline that the 3x configs define (the others
+    use mmdet's own) runs on COCO-format annotations."""
+    make_demo_data(tmp_path, '--num-train', '2', '--num-val', '1')
+    cfg = Config.fromfile(CONFIG_DIR /
+                          'mask-rcnn_smlpnet-t_fpn_ms-crop-3x_coco.py')
+    cfg.train_dataloader.dataset.update(
+        data_root=str(tmp_path),
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        metainfo=dict(classes=('disc', 'square', 'triangle')))
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    for sample in (dataset[0], dataset[1]):
+        image_size = tuple(sample['inputs'].shape[1:])
+        assert 480 <= min(image_size) <= 800 and max(image_size) <= 1333
+        masks = sample['data_samples'].gt_instances.masks
+        assert (masks.height, masks.width) == image_size
+
+
+def test_backbone_loads_an_mmpretrain_classifier_checkpoint(tmp_path):
+    """The documented init_cfg: an ImageNet classifier checkpoint (keys
+    'backbone.*' and 'head.*', sMLP weights for 224 px) initialises the
+    backbone through prefix='backbone.', resized to the config's img_size."""
+    cfg = Config.fromfile(DEMO_CONFIG)
+    classifier_backbone = MODELS.build(dict(cfg.model.backbone, img_size=224))
+    state_dict = {
+        f'backbone.{name}': value
+        for name, value in classifier_backbone.state_dict().items()
+    }
+    state_dict['head.fc.weight'] = torch.zeros(3, 256)
+    checkpoint = tmp_path / 'classifier.pth'
+    torch.save(dict(state_dict=state_dict), checkpoint)
+
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint=str(checkpoint), prefix='backbone.')
+    detector = MODELS.build(cfg.model)
+    detector.init_weights()
+    patch_embed = 'stages.0.downsample.weight'
+    torch.testing.assert_close(detector.backbone.state_dict()[patch_embed],
+                               classifier_backbone.state_dict()[patch_embed])
+    mix_h = detector.backbone.stages[0].blocks[0].global_mixing.mix_h
+    assert mix_h.weight.shape == (40, 40)  # 224 px grid 56 -> 160 px grid 40
 
 
 def test_make_demo_det_is_exact_and_deterministic(tmp_path):
     args = ('--num-train', '3', '--num-val', '2', '--seed', '3')
     make_demo_data(tmp_path / 'a', *args)
     make_demo_data(tmp_path / 'b', *args)
-    files = sorted(p.relative_to(tmp_path / 'a')
-                   for p in (tmp_path / 'a').rglob('*') if p.is_file())
+    files = sorted(
+        p.relative_to(tmp_path / 'a') for p in (tmp_path / 'a').rglob('*')
+        if p.is_file())
     assert len(files) == 3 + 2 + 2
     for name in files:
-        assert (tmp_path / 'a' / name).read_bytes() == (
-            tmp_path / 'b' / name).read_bytes(), name
+        assert (tmp_path / 'a' /
+                name).read_bytes() == (tmp_path / 'b' /
+                                       name).read_bytes(), name
 
     coco = json.loads(
         (tmp_path / 'a/annotations/instances_train.json').read_text())
-    assert [c['name'] for c in coco['categories']] == [
-        'disc', 'square', 'triangle']
+    assert [c['name']
+            for c in coco['categories']] == ['disc', 'square', 'triangle']
     for image in coco['images']:
         anns = [a for a in coco['annotations'] if a['image_id'] == image['id']]
         assert anns
@@ -130,13 +181,15 @@ def test_make_demo_det_is_exact_and_deterministic(tmp_path):
         for ann, mask in zip(anns, np.moveaxis(masks, 2, 0)):
             ys, xs = np.nonzero(mask)
             assert ann['bbox'] == [
-                xs.min(), ys.min(), xs.max() - xs.min() + 1,
+                xs.min(),
+                ys.min(),
+                xs.max() - xs.min() + 1,
                 ys.max() - ys.min() + 1
             ]
             assert ann['area'] == mask.sum()
 
 
-def test_demo_config_trains_and_evaluates(tmp_path):
+def test_demo_config_trains_evaluates_and_infers(tmp_path):
     data_root = tmp_path / 'data'
     make_demo_data(data_root, '--num-train', '8', '--num-val', '4')
     cfg = Config.fromfile(DEMO_CONFIG)
@@ -145,8 +198,8 @@ def test_demo_config_trains_and_evaluates(tmp_path):
         loader.dataset.data_root = str(data_root)
         loader.num_workers = 0
         loader.persistent_workers = False
-    cfg.val_evaluator.ann_file = str(
-        data_root / 'annotations/instances_val.json')
+    cfg.val_evaluator.ann_file = str(data_root /
+                                     'annotations/instances_val.json')
     cfg.train_cfg.max_epochs = 2  # one batch of 8 per epoch
     cfg.train_cfg.val_interval = 100  # evaluated once, below
     cfg.default_hooks.checkpoint.interval = 2
@@ -157,4 +210,15 @@ def test_demo_config_trains_and_evaluates(tmp_path):
     metrics = runner.val()
     for name in ('coco/bbox_mAP', 'coco/segm_mAP'):
         assert 0 <= metrics[name] <= 1
-    assert (tmp_path / 'work_dir' / 'epoch_2.pth').is_file()
+
+    # mmdet's inference API on the saved checkpoint, as docs/detection.md
+    # shows it.
+    inferencer = DetInferencer(
+        model=cfg,
+        weights=str(tmp_path / 'work_dir' / 'epoch_2.pth'),
+        device='cpu',
+        show_progress=False)
+    image = data_root / 'val' / '00001.png'
+    prediction = inferencer(str(image))['predictions'][0]
+    assert len(prediction['labels']) == len(prediction['masks']) == len(
+        prediction['bboxes']) == len(prediction['scores'])

@@ -1,9 +1,10 @@
 # Mask R-CNN with a reduced sMLPNet, trained from scratch on the procedurally
 # drawn shapes of tools/data/make_demo_det.py: the COCO configs' model,
 # dataset class, metric and optimizer at a scale that trains on a CPU in a
-# few minutes. Make the data, then train and test:
+# few minutes. Make the data with
 #   python tools/data/make_demo_det.py --out data/demo/det
-#   python tools/train.py configs/mask_rcnn/mask-rcnn_smlpnet-demo_fpn_shapes.py
+# then train and test with tools/train.py and tools/test.py as usual (see
+# docs/detection.md for the commands and the result).
 _base_ = [
     './_base_/mask-rcnn_smlpnet-t_fpn.py', './_base_/coco-instance_adamw_1x.py'
 ]
@@ -29,11 +30,15 @@ model = dict(
         feat_channels=width,
         # Anchors of 16-256 px instead of 32-512 px for objects of 20-70 px.
         anchor_generator=dict(scales=[4])),
+    # RoIAlign with 2x2 samples per bin instead of adaptive sampling, as in
+    # Detectron2: a third faster on the CPU.
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=width),
+        bbox_roi_extractor=dict(
+            roi_layer=dict(sampling_ratio=2), out_channels=width),
         bbox_head=dict(
             in_channels=width, fc_out_channels=256, num_classes=num_classes),
-        mask_roi_extractor=dict(out_channels=width),
+        mask_roi_extractor=dict(
+            roi_layer=dict(sampling_ratio=2), out_channels=width),
         mask_head=dict(
             in_channels=width,
             conv_out_channels=width,
@@ -84,7 +89,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-max_epochs = 12
+max_epochs = 5  # 250 iterations
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
@@ -93,12 +98,11 @@ param_scheduler = [
         begin=0,
         end=max_epochs,
         by_epoch=True,
-        milestones=[10],
+        milestones=[4],
         gamma=0.1)
 ]
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=max_epochs))
+    logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
 randomness = dict(seed=0)

@@ -81,12 +81,16 @@ def draw_object_mask(rng, label, height, width):
     center = rng.uniform(radius, (width - radius, height - radius))
     mask = np.zeros((height, width), dtype=np.uint8)
     if CLASSES[label] == 'disc':
-        cv2.circle(mask, tuple(int(c) for c in np.round(center)),
-                   int(round(radius)), 1, thickness=-1)
+        cv2.circle(
+            mask,
+            tuple(int(c) for c in np.round(center)),
+            int(round(radius)),
+            1,
+            thickness=-1)
     else:
         num_corners = 4 if CLASSES[label] == 'square' else 3
-        angles = rng.uniform(0, 2 * np.pi) + np.arange(
-            num_corners) * 2 * np.pi / num_corners
+        first_angle = rng.uniform(0, 2 * np.pi)
+        angles = first_angle + np.arange(num_corners) * 2 * np.pi / num_corners
         corners = np.stack([np.cos(angles), np.sin(angles)], 1) * radius
         cv2.fillPoly(mask, [np.round(corners + center).astype(np.int32)], 1)
     return mask.astype(bool)
@@ -142,7 +146,8 @@ def instance_annotation(mask, label, image_id, ann_id):
         category_id=label + 1,  # COCO category ids start at 1
         segmentation=rle,
         area=float(mask.sum()),
-        bbox=[x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1],
+        bbox=[x0, y0, int(xs.max()) - x0 + 1,
+              int(ys.max()) - y0 + 1],
         iscrowd=0)
 
 
@@ -153,15 +158,15 @@ def write_split(rng, out, split, num_images, size_range, max_objects):
     img_dir.mkdir(parents=True, exist_ok=True)
     images, annotations = [], []
     for image_id in range(1, num_images + 1):
-        height, width = (int(s) for s in rng.integers(
-            size_range[0], size_range[1] + 1, size=2))
+        height, width = (
+            int(s)
+            for s in rng.integers(size_range[0], size_range[1] + 1, size=2))
         image, masks, labels = draw_sample(rng, height, width, max_objects)
         file_name = f'{image_id:05d}.png'
         # The array is RGB; OpenCV writes BGR.
         cv2.imwrite(str(img_dir / file_name), image[..., ::-1])
         images.append(
-            dict(id=image_id, file_name=file_name, height=height,
-                 width=width))
+            dict(id=image_id, file_name=file_name, height=height, width=width))
         for mask, label in zip(masks, labels):
             annotations.append(
                 instance_annotation(mask, label, image_id,
@@ -183,7 +188,7 @@ def main(argv=None):
     ann_dir = Path(args.out, 'annotations')
     ann_dir.mkdir(parents=True, exist_ok=True)
     for split, num_images in (('train', args.num_train), ('val',
-                                                           args.num_val)):
+                                                          args.num_val)):
         coco = write_split(rng, args.out, split, num_images,
                            (args.min_size, args.max_size), args.max_objects)
         with open(ann_dir / f'instances_{split}.json', 'w') as f:

@@ -12,24 +12,24 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(
         type='RandomChoice',
-        transforms=[
-            [dict(type='RandomChoiceResize', scales=scales, keep_ratio=True)],
-            [
-                dict(
-                    type='RandomChoiceResize',
-                    scales=[(400, 1333), (500, 1333), (600, 1333)],
-                    keep_ratio=True),
-                dict(
-                    type='RandomCrop',
-                    crop_type='absolute_range',
-                    crop_size=(384, 600),
-                    allow_negative_crop=True),
-                dict(
-                    type='RandomChoiceResize',
-                    scales=scales,
-                    keep_ratio=True)
-            ]
-        ]),
+        transforms=[[
+            dict(type='RandomChoiceResize', scales=scales, keep_ratio=True)
+        ],
+                    [
+                        dict(
+                            type='RandomChoiceResize',
+                            scales=[(400, 1333), (500, 1333), (600, 1333)],
+                            keep_ratio=True),
+                        dict(
+                            type='RandomCrop',
+                            crop_type='absolute_range',
+                            crop_size=(384, 600),
+                            allow_negative_crop=True),
+                        dict(
+                            type='RandomChoiceResize',
+                            scales=scales,
+                            keep_ratio=True)
+                    ]]),
     dict(type='PackDetInputs')
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

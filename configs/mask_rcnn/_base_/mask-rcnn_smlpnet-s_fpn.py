@@ -1,7 +1,8 @@
 # Mask R-CNN with an sMLPNet-S backbone; see mask-rcnn_smlpnet-t_fpn.py.
 _base_ = './mask-rcnn_smlpnet-t_fpn.py'
 
-pretrained = 'checkpoints/smlpnet-s_in1k.pth'  # placeholder, see the T file
+# A placeholder path, see mask-rcnn_smlpnet-t_fpn.py.
+pretrained = 'checkpoints/smlpnet-small_in1k.pth'
 
 model = dict(
     backbone=dict(

@@ -10,7 +10,7 @@ custom_imports = dict(imports=['mmsmlp'], allow_failed_imports=False)
 # official weights. This path is a placeholder: pass your file with
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
 # or train from scratch with --cfg-options model.backbone.init_cfg=None.
-pretrained = 'checkpoints/smlpnet-t_in1k.pth'
+pretrained = 'checkpoints/smlpnet-tiny_in1k.pth'
 
 model = dict(
     backbone=dict(
@@ -26,8 +26,8 @@ model = dict(
         # tokens whose window it falls in. 'resize' would stretch each matrix
         # 3.6-6x to the padded length of every batch: global mixing, but the
         # learned patterns change scale and every token's features change with
-        # how far its batch was padded. mask-rcnn_smlpnet-t-resize_fpn_1x_coco.py is the
-        # 'resize' variant, for comparison.
+        # how far its batch was padded. For comparison,
+        # mask-rcnn_smlpnet-t-resize_fpn_1x_coco.py is the 'resize' variant.
         img_size=224,
         mixing_mode='window',
         shift_windows=True,
