@@ -15,19 +15,16 @@ model = dict(
         drop_path_rate=0.,
         init_cfg=None),  # from scratch: there are no ImageNet weights
     decode_head=dict(
-        in_channels=[16, 32, 64, 128],
-        channels=32,
-        num_classes=num_classes),
-    auxiliary_head=dict(
-        in_channels=64, channels=16, num_classes=num_classes),
-    # The images are exactly the reference size, so one window is the image.
+        in_channels=[16, 32, 64, 128], channels=32, num_classes=num_classes),
+    auxiliary_head=dict(in_channels=64, channels=16, num_classes=num_classes),
+    # The images have the reference size: a sliding window would be the image.
     test_cfg=dict(mode='whole', _delete_=True))
 
 dataset_type = 'BaseSegDataset'
 data_root = 'data/demo/seg'
 metainfo = dict(
     classes=('background', 'disc', 'rectangle', 'triangle'),
-    palette=[[0, 0, 0], [220, 20, 60], [0, 128, 255], [255, 200, 0]])
+    palette=[[0, 0, 0], [220, 20, 60], [0, 200, 0], [0, 90, 255]])
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -39,6 +36,7 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
+# The generic mmseg dataset, told the classes of tools/data/make_demo_seg.py.
 dataset = dict(
     type=dataset_type,
     data_root=data_root,
@@ -52,7 +50,8 @@ train_dataloader = dict(
     persistent_workers=False,
     dataset=dict(
         _delete_=True,
-        data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train'),
+        data_prefix=dict(
+            img_path='img_dir/train', seg_map_path='ann_dir/train'),
         pipeline=train_pipeline,
         **dataset))
 val_dataloader = dict(
@@ -68,7 +67,7 @@ test_dataloader = val_dataloader
 
 # From scratch, so a larger learning rate and a short schedule.
 max_iters = 1000
-optim_wrapper = dict(optimizer=dict(lr=0.002))
+optim_wrapper = dict(optimizer=dict(lr=0.004))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(
@@ -80,6 +79,6 @@ param_scheduler = [
         by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+randomness = dict(seed=0)  # reproducible demo numbers
 default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(interval=max_iters))
+    logger=dict(interval=50), checkpoint=dict(interval=max_iters))

@@ -1,7 +1,7 @@
 _base_ = './smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py'
 
 # Official sMLPNet-S ImageNet weights, converted (see docs/segmentation.md).
-checkpoint_file = 'checkpoints/smlpnet-s_in1k-224.pth'
+checkpoint_file = 'checkpoints/smlpnet-small_in1k.pth'
 model = dict(
     backbone=dict(
         arch='small',

@@ -1,9 +1,10 @@
 # UperNet with an sMLPNet-T backbone on ADE20K, following mmseg's
 # swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py.
-# The S and B configs inherit this file and change only the backbone width.
+# The S and B configs inherit this file and change only the variant, its drop
+# path rate and checkpoint.
 _base_ = [
-    'mmseg::_base_/models/upernet_swin.py',
-    'mmseg::_base_/datasets/ade20k.py', 'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/models/upernet_swin.py', 'mmseg::_base_/datasets/ade20k.py',
+    'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py'
 ]
 custom_imports = dict(imports=['mmsmlp'], allow_failed_imports=False)
@@ -14,7 +15,7 @@ crop_size = (512, 512)
 # the 512 grid when it loads them. Replace this placeholder, e.g. with
 # --cfg-options model.backbone.init_cfg.checkpoint=/path/to/weights.pth;
 # building the model and testing a trained checkpoint do not need the file.
-checkpoint_file = 'checkpoints/smlpnet-t_in1k-224.pth'
+checkpoint_file = 'checkpoints/smlpnet-tiny_in1k.pth'
 # sMLPNet normalises with BatchNorm, and 2 images per GPU are too few for
 # per-GPU statistics, so the backbone uses SyncBN like the heads of the base
 # file (as mmseg's ResNet configs do); a single-process run reverts it to BN.
@@ -38,8 +39,7 @@ model = dict(
         init_cfg=dict(
             type='Pretrained', checkpoint=checkpoint_file,
             prefix='backbone.')),
-    decode_head=dict(
-        in_channels=[80, 160, 320, 640], num_classes=150),
+    decode_head=dict(in_channels=[80, 160, 320, 640], num_classes=150),
     auxiliary_head=dict(in_channels=320, num_classes=150),
     # Sliding-window testing: each 512x512 window runs at the grid the
     # token-mixing weights were trained at. Whole-image testing (mode='whole')

@@ -1,9 +1,11 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
 """Draw a small semantic-segmentation dataset in the standard mmseg layout.
 
-Every image shows a few filled discs, rectangles and triangles in random
-colours over a textured background, so that the class of a pixel depends on
-the shape of the region it belongs to and not on its colour. The output is::
+Every image shows a few flat discs, rectangles and triangles over a noisy
+colour gradient. Each class has its own band of hues (discs reddish,
+rectangles greenish, triangles bluish; random saturation and brightness) that
+the background can also take, so a pixel's class follows from its colour,
+texture and the shape of its region together. The output is::
 
     OUT/img_dir/{train,val}/XXXXX.jpg   RGB images
     OUT/ann_dir/{train,val}/XXXXX.png   uint8 label maps (values in CLASSES)
@@ -25,6 +27,9 @@ import numpy as np
 
 # Label value of each class in the PNG maps (index = value).
 CLASSES = ('background', 'disc', 'rectangle', 'triangle')
+# Centre of each foreground class's hue band, in degrees.
+CLASS_HUES = {'disc': 0, 'rectangle': 120, 'triangle': 240}
+HUE_SPREAD = 30
 
 
 def parse_args(argv=None):
@@ -51,13 +56,22 @@ def parse_args(argv=None):
 
 
 def draw_background(rng, size):
-    """A smooth colour gradient plus pixel noise, so that flat regions are not
-    trivially background."""
+    """A smooth random colour gradient with pixel noise (the shapes are
+    flat)."""
     corners = rng.uniform(0, 255, size=(2, 2, 3)).astype(np.float32)
     background = cv2.resize(
         corners, (size, size), interpolation=cv2.INTER_LINEAR)
     noise = rng.normal(0, 12, size=(size, size, 3))
     return np.clip(background + noise, 0, 255).astype(np.uint8)
+
+
+def class_color(rng, label):
+    """An RGB colour from the hue band of class ``label``."""
+    hue = CLASS_HUES[CLASSES[label]] + rng.uniform(-HUE_SPREAD, HUE_SPREAD)
+    hsv = np.array([[[(hue % 360) / 2,
+                      rng.uniform(120, 255),
+                      rng.uniform(100, 255)]]]).astype(np.uint8)
+    return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
 
 
 def shape_polygon(rng, label, center, radius):
@@ -75,8 +89,12 @@ def shape_polygon(rng, label, center, radius):
 def draw_shape(canvas, label, center, radius, polygon, value):
     """Fill one shape with ``value`` (a colour or a label) in place."""
     if label == CLASSES.index('disc'):
-        cv2.circle(canvas, tuple(int(c) for c in np.round(center)),
-                   int(round(radius)), value, thickness=-1)
+        cv2.circle(
+            canvas,
+            tuple(int(c) for c in np.round(center)),
+            int(round(radius)),
+            value,
+            thickness=-1)
     else:
         cv2.fillPoly(canvas, [polygon], value)
 
@@ -90,9 +108,9 @@ def draw_sample(rng, size, max_shapes):
         label = int(rng.integers(1, len(CLASSES)))
         radius = rng.uniform(0.1, 0.25) * size
         center = rng.uniform(radius, size - radius, size=2)
-        color = tuple(int(c) for c in rng.integers(0, 256, size=3))
-        polygon = (None if label == CLASSES.index('disc') else
-                   shape_polygon(rng, label, center, radius))
+        color = class_color(rng, label)
+        polygon = (None if label == CLASSES.index('disc') else shape_polygon(
+            rng, label, center, radius))
         draw_shape(image, label, center, radius, polygon, color)
         draw_shape(label_map, label, center, radius, polygon, label)
     return image, label_map
@@ -115,7 +133,7 @@ def main(argv=None):
     args = parse_args(argv)
     rng = np.random.default_rng(args.seed)
     for split, num_images in (('train', args.num_train), ('val',
-                                                           args.num_val)):
+                                                          args.num_val)):
         write_split(rng, args.out, split, num_images, args.size,
                     args.max_shapes)
     print(f'wrote {args.num_train} train and {args.num_val} val images '
