@@ -163,8 +163,11 @@ def workspace(tmp_path):
     make_images(tmp_path / 'data')
     (tmp_path / 'tools_test_hooks.py').write_text(HOOKS_MODULE)
 
-    def write_config(name, norm='BN', custom_hooks='[]',
-                     max_iters=TRAIN_ITERS, default_scope=None):
+    def write_config(name,
+                     norm='BN',
+                     custom_hooks='[]',
+                     max_iters=TRAIN_ITERS,
+                     default_scope=None):
         text = CONFIG.format(
             norm=norm,
             data_root=tmp_path / 'data',
@@ -190,9 +193,8 @@ def tool_env(tmp_path):
 
 def run_tool(tmp_path, *args, check=True, timeout=300):
     """Run a tools/ script from the repository root."""
-    command = ['bash', *args] if args[0].endswith('.sh') else [
-        sys.executable, *args
-    ]
+    command = ['bash', *args
+               ] if args[0].endswith('.sh') else [sys.executable, *args]
     result = subprocess.run(
         command,
         cwd=REPO,
@@ -231,14 +233,15 @@ def test_dist_train_two_processes_on_cpu(workspace):
         'dist', norm='SyncBN', custom_hooks="[dict(type='SaveRankStateHook')]")
     work_dir = tmp_path / 'dist_work'
     env_port = free_port()
-    result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
-         str(work_dir), '--cfg-options', 'train_cfg.max_iters=3'],
-        cwd=REPO,
-        env=dict(tool_env(tmp_path), PORT=str(env_port)),
-        capture_output=True,
-        text=True,
-        timeout=300)
+    result = subprocess.run([
+        'bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+        str(work_dir), '--cfg-options', 'train_cfg.max_iters=3'
+    ],
+                            cwd=REPO,
+                            env=dict(tool_env(tmp_path), PORT=str(env_port)),
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
 
     ranks = [torch.load(work_dir / f'rank{r}.pth') for r in (0, 1)]
@@ -253,27 +256,85 @@ def test_dist_train_two_processes_on_cpu(workspace):
     assert bn_means and all(states[0][k].abs().sum() > 0 for k in bn_means)
 
     checkpoint = work_dir / 'iter_3.pth'
-    assert (work_dir / 'last_checkpoint').read_text().strip().endswith(
-        'iter_3.pth')
+    assert (work_dir /
+            'last_checkpoint').read_text().strip().endswith('iter_3.pth')
     # mmengine's checkpoint loads with torch's default weights_only=True.
     assert_same_tensors(load_state_dict(checkpoint), states[0])
 
-    result = run_tool(tmp_path, 'tools/test.py', config, str(checkpoint),
-                      '--work-dir', str(tmp_path / 'test_work'))
-    assert 'accuracy/top1' in result.stdout + result.stderr
+    run_tool(tmp_path, 'tools/test.py', config, str(checkpoint), '--work-dir',
+             str(tmp_path / 'test_work'))
+    table = run_tool(tmp_path, 'tools/analysis_tools/print_metrics.py',
+                     f'tiny={tmp_path / "test_work"}').stdout
+    assert table.splitlines()[2].split()[:2] == ['tiny', 'accuracy/top1']
+
+
+def sync_bn_worker(rank, port, out_dir):
+    """One of two gloo processes: GlooSyncBatchNorm on half of a batch."""
+    sys.path.insert(0, str(REPO / 'tools'))
+    from _distributed import GlooSyncBatchNorm
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.distributed.init_process_group('gloo', rank=rank, world_size=2)
+    inputs, weights = sync_bn_batch()
+    half = slice(3 * rank, 3 * rank + 3)
+    layer = torch.nn.SyncBatchNorm(3)
+    layer.__class__ = GlooSyncBatchNorm  # as CPUDistributedDataParallel does
+    inputs = inputs[half].requires_grad_()
+    outputs = layer(inputs)
+    (outputs * weights[half]).sum().backward()
+    torch.save(
+        dict(
+            outputs=outputs.detach(),
+            input_grad=inputs.grad,
+            weight_grad=layer.weight.grad,
+            running_mean=layer.running_mean,
+            running_var=layer.running_var), osp.join(out_dir, f'{rank}.pth'))
+    torch.distributed.destroy_process_group()
+
+
+def sync_bn_batch():
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(6, 3, 4, 5, generator=generator) * 3 + 1
+    return inputs, torch.randn(6, 3, 4, 5, generator=generator)
+
+
+def test_gloo_sync_bn_equals_batch_norm_over_the_whole_batch(tmp_path):
+    """Two processes with half a batch each compute what BatchNorm computes
+    on the whole batch: outputs, input gradients, the summed weight
+    gradients and the running statistics."""
+    torch.multiprocessing.spawn(
+        sync_bn_worker, args=(free_port(), str(tmp_path)), nprocs=2)
+    halves = [torch.load(tmp_path / f'{rank}.pth') for rank in (0, 1)]
+
+    inputs, weights = sync_bn_batch()
+    inputs.requires_grad_()
+    layer = torch.nn.BatchNorm2d(3)
+    outputs = layer(inputs)
+    (outputs * weights).sum().backward()
+
+    def close(a, b):
+        return torch.allclose(a, b, atol=1e-5)
+
+    assert close(torch.cat([h['outputs'] for h in halves]), outputs)
+    assert close(torch.cat([h['input_grad'] for h in halves]), inputs.grad)
+    assert close(halves[0]['weight_grad'] + halves[1]['weight_grad'],
+                 layer.weight.grad)
+    for half in halves:
+        assert close(half['running_mean'], layer.running_mean)
+        assert close(half['running_var'], layer.running_var)
 
 
 def start_training(tmp_path, config, work_dir):
     """Start tools/train.py in the background, its output going to
     ``<work_dir>.log`` (a file: a pipe nobody reads could block it)."""
     log = open(f'{work_dir}.log', 'w')
-    process = subprocess.Popen(
-        [sys.executable, 'tools/train.py', config, '--work-dir',
-         str(work_dir)],
-        cwd=REPO,
-        env=tool_env(tmp_path),
-        stdout=log,
-        stderr=subprocess.STDOUT)
+    process = subprocess.Popen([
+        sys.executable, 'tools/train.py', config, '--work-dir',
+        str(work_dir)
+    ],
+                               cwd=REPO,
+                               env=tool_env(tmp_path),
+                               stdout=log,
+                               stderr=subprocess.STDOUT)
     log.close()
     return process
 
@@ -346,39 +407,47 @@ def test_resume_after_kill_matches_uninterrupted_run(workspace):
 
     start = torch.load(interrupted / 'start_state.pth', map_location='cpu')
     assert start['iter'] == resume_at
-    assert_same_state(start['optimizer'], checkpoint['optimizer'],
-                      'optimizer')
+    assert_same_state(start['optimizer'], checkpoint['optimizer'], 'optimizer')
     assert start['optimizer']['state'], 'no momentum buffers were resumed'
     assert_same_state(start['param_schedulers'],
                       checkpoint['param_schedulers'], 'param_schedulers')
-    for key in ('log_scalars', 'runtime_info'):
-        expected = {
-            name: value
-            for name, value in checkpoint['message_hub'][key].items()
-            if name in checkpoint['message_hub']['resumed_keys']
-            and checkpoint['message_hub']['resumed_keys'][name]
-        }
-        assert_same_state({k: start['message_hub'][key][k]
-                           for k in expected}, expected, key)
-    assert 'train/loss' in start['message_hub']['log_scalars']
+    hub, saved_hub = start['message_hub'], checkpoint['message_hub']
+    assert 'train/loss' in hub['log_scalars']
+    assert_same_state(hub['log_scalars'], saved_hub['log_scalars'],
+                      'log_scalars')
+    # The hub saved during iteration 4 records its index, 3; the resumed
+    # loop sets the index of the iteration it starts with.
+    assert_same_state(hub['runtime_info'],
+                      dict(saved_hub['runtime_info'], iter=resume_at),
+                      'runtime_info')
 
     final = f'iter_{TRAIN_ITERS}.pth'
     assert_same_tensors(
         load_state_dict(interrupted / final),
         load_state_dict(tmp_path / 'reference' / final))
     assert not all(
-        torch.equal(a, b) for a, b in zip(
-            checkpoint['state_dict'].values(),
-            load_state_dict(interrupted / final).values()))
+        torch.equal(a, b)
+        for a, b in zip(checkpoint['state_dict'].values(),
+                        load_state_dict(interrupted / final).values()))
+
+    # The loss curve of the work dir joins both runs and, after the resume,
+    # follows the uninterrupted run's.
+    sys.path.insert(0, str(REPO / 'tools' / 'analysis_tools'))
+    from plot_curves import collect_curves, load_records
+    losses = collect_curves(load_records(str(interrupted)), ['loss'])['loss']
+    reference_losses = collect_curves(
+        load_records(str(tmp_path / 'reference')), ['loss'])['loss']
+    assert [step for step, _ in losses] == list(range(1, TRAIN_ITERS + 1))
+    assert losses[resume_at:] == reference_losses[resume_at:]
+    run_tool(tmp_path, 'tools/analysis_tools/plot_curves.py', str(interrupted),
+             '--keys', 'loss', 'lr', '--out', str(tmp_path / 'curves.png'))
+    assert cv2.imread(str(tmp_path / 'curves.png')).shape[0] > 100
 
 
-@pytest.mark.parametrize('tool', ['tools/train.py', 'tools/test.py'])
-def test_unknown_scope_is_a_clear_error(workspace, tool):
+def test_unknown_scope_is_a_clear_error(workspace):
     tmp_path, write_config = workspace
     config = write_config('foreign', default_scope='mmfoo')
-    args = [tool, config] + (['missing.pth'] if tool.endswith('test.py')
-                             else [])
-    result = run_tool(tmp_path, *args, check=False)
+    result = run_tool(tmp_path, 'tools/train.py', config, check=False)
     assert result.returncode != 0
     assert "default_scope='mmfoo'" in result.stderr
     assert 'mmpretrain, mmdet, mmseg' in result.stderr
@@ -386,19 +455,28 @@ def test_unknown_scope_is_a_clear_error(workspace, tool):
 
 def test_missing_files_are_clear_errors(workspace):
     tmp_path, write_config = workspace
-    result = run_tool(tmp_path, 'tools/train.py', 'configs/nothing_here.py',
-                      check=False)
+    result = run_tool(
+        tmp_path, 'tools/train.py', 'configs/nothing_here.py', check=False)
     assert result.returncode != 0
     assert "Config file not found: 'configs/nothing_here.py'" in result.stderr
 
     config = write_config('plain')
-    result = run_tool(tmp_path, 'tools/test.py', config,
-                      str(tmp_path / 'missing.pth'), check=False)
+    result = run_tool(
+        tmp_path,
+        'tools/test.py',
+        config,
+        str(tmp_path / 'missing.pth'),
+        check=False)
     assert result.returncode != 0
     assert 'Checkpoint not found' in result.stderr
     assert 'missing.pth' in result.stderr
 
-    result = run_tool(tmp_path, 'tools/train.py', config, '--resume',
-                      str(tmp_path / 'gone.pth'), check=False)
+    result = run_tool(
+        tmp_path,
+        'tools/train.py',
+        config,
+        '--resume',
+        str(tmp_path / 'gone.pth'),
+        check=False)
     assert result.returncode != 0
     assert 'Checkpoint to resume from not found' in result.stderr

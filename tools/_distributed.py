@@ -13,7 +13,6 @@ import datetime
 
 import torch
 import torch.distributed as torch_dist
-import torch.distributed.nn.functional as dist_fn
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_distributed
 from mmengine.model import MMDistributedDataParallel
@@ -49,7 +48,10 @@ def configure_distributed(cfg: Config, cfg_options: dict) -> None:
 def init_cpu_process_group(dist_cfg: ConfigDict) -> None:
     """Join the process group torchrun describes in the environment
     (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)."""
-    kwargs = {key: value for key, value in dist_cfg.items() if key != 'backend'}
+    kwargs = {
+        key: value
+        for key, value in dist_cfg.items() if key != 'backend'
+    }
     if 'timeout' in kwargs:
         kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
     torch_dist.init_process_group(backend=dist_cfg.backend, **kwargs)
@@ -71,6 +73,24 @@ def use_cpu_model_wrapper(cfg: Config) -> None:
             'without GPUs; only MMDistributedDataParallel is.')
     wrapper_cfg.type = 'CPUDistributedDataParallel'
     cfg.model_wrapper_cfg = wrapper_cfg
+
+
+class AllReduceSum(torch.autograd.Function):
+    """Sum a tensor over the processes; gradients are summed likewise,
+    since every process's loss depends on every process's input."""
+
+    @staticmethod
+    def forward(ctx, tensor, group):
+        ctx.group = group
+        tensor = tensor.clone()
+        torch_dist.all_reduce(tensor, group=group)
+        return tensor
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        torch_dist.all_reduce(grad, group=ctx.group)
+        return grad, None
 
 
 class GlooSyncBatchNorm(_BatchNorm):
@@ -99,11 +119,10 @@ class GlooSyncBatchNorm(_BatchNorm):
         num_channels = input.size(1)
         reduce_dims = [0] + list(range(2, input.dim()))
         count = input.new_tensor([input.numel() // num_channels])
-        stats = torch.cat([
-            input.sum(reduce_dims), (input * input).sum(reduce_dims), count
-        ])
-        stats = dist_fn.all_reduce(
-            stats, group=self.process_group or torch_dist.group.WORLD)
+        stats = torch.cat(
+            [input.sum(reduce_dims), (input * input).sum(reduce_dims), count])
+        stats = AllReduceSum.apply(
+            stats, self.process_group or torch_dist.group.WORLD)
         total = stats[-1]
         mean = stats[:num_channels] / total
         var = stats[num_channels:2 * num_channels] / total - mean * mean
@@ -111,8 +130,8 @@ class GlooSyncBatchNorm(_BatchNorm):
             self._update_running_stats(mean.detach(), var.detach(), total)
 
         shape = [1, num_channels] + [1] * (input.dim() - 2)
-        output = (input - mean.view(shape)) * torch.rsqrt(
-            var.view(shape) + self.eps)
+        output = (input -
+                  mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             output = output * self.weight.view(shape) + self.bias.view(shape)
         return output

@@ -17,6 +17,7 @@ import warnings
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
+from mmengine.runner import Runner
 
 import mmsmlp  # noqa: F401  registers SMLPNet; allow-lists checkpoint classes
 from _distributed import configure_distributed
@@ -29,8 +30,8 @@ DEFAULT_TTA_MODELS = dict(
     mmpretrain=dict(type='AverageClsScoreTTA'),
     mmdet=dict(
         type='DetTTAModel',
-        tta_cfg=dict(
-            nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)),
+        tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
+                     max_per_img=100)),
     mmseg=dict(type='SegTTAModel'),
 )
 
@@ -99,7 +100,7 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def import_toolkit(cfg: Config, config_path: str) -> str:
+def import_toolkit(cfg: Config, config_path: str) -> None:
     """Import the toolkit named by ``cfg.default_scope`` and register its
     modules, so that every ``type`` in the config resolves."""
     scope = cfg.get('default_scope', None)
@@ -118,16 +119,14 @@ def import_toolkit(cfg: Config, config_path: str) -> str:
         ) from error
     # The runner sets the default scope itself from the config.
     utils.register_all_modules(init_default_scope=False)
-    return scope
 
 
 def build_runner(cfg: Config):
-    """Build the runner the config asks for (``runner_type``) or the default
-    mmengine Runner, from the toolkit's own registry."""
-    registry = importlib.import_module(f'{cfg.default_scope}.registry')
+    """Build the mmengine Runner, or the runner the config names in
+    ``runner_type`` from the toolkit's registry."""
     if 'runner_type' in cfg:
+        registry = importlib.import_module(f'{cfg.default_scope}.registry')
         return registry.RUNNERS.build(cfg)
-    from mmengine.runner import Runner
     return Runner.from_cfg(cfg)
 
 
@@ -175,27 +174,32 @@ def set_resume(cfg: Config, resume: str) -> None:
 
 
 def enable_show_dir(cfg: Config, show_dir: str) -> None:
-    """Save painted predictions under ``show_dir``."""
+    """Save every test image, painted with its prediction, under
+    ``show_dir`` (taken from the current directory, whatever the toolkit's
+    hook would do with a relative path)."""
     hooks = cfg.get('default_hooks', {})
     if 'visualization' not in hooks:
         raise ValueError(
             '--show-dir needs a `visualization` entry in default_hooks; '
             "inherit the toolkit's default runtime to get one.")
     hook = hooks['visualization']
+    show_dir = osp.abspath(show_dir)
     scope = cfg.default_scope
     if scope == 'mmpretrain':
-        # VisualizationHook: out_dir is relative to work_dir/timestamp.
+        # VisualizationHook paints every `interval`-th image (default 5000).
         hook.enable = True
+        hook.interval = 1
         hook.out_dir = show_dir
     elif scope == 'mmdet':
-        # DetVisualizationHook: test_out_dir is relative to
-        # work_dir/timestamp.
+        # DetVisualizationHook paints every test image.
         hook.draw = True
         hook.test_out_dir = show_dir
     else:
-        # SegVisualizationHook draws through the visualizer's backends,
-        # which write under visualizer.save_dir.
+        # SegVisualizationHook paints every `interval`-th batch (default 50)
+        # through the visualizer's backends, which write to
+        # <save_dir>/vis_data/vis_image.
         hook.draw = True
+        hook.interval = 1
         cfg.visualizer.save_dir = show_dir
 
 
@@ -208,8 +212,8 @@ def add_prediction_dump(cfg: Config, out: str) -> None:
     """
     if cfg.default_scope == 'mmseg':
         evaluators = cfg.test_evaluator
-        for evaluator in (evaluators if isinstance(evaluators, list) else
-                          [evaluators]):
+        for evaluator in (evaluators
+                          if isinstance(evaluators, list) else [evaluators]):
             evaluator.output_dir = out
             evaluator.keep_results = True
     elif not out.endswith(('.pkl', '.pickle')):
@@ -232,6 +236,12 @@ def attach_pickle_dump(runner, cfg: Config, out: str) -> None:
 def enable_tta(cfg: Config) -> None:
     """Wrap the model in the toolkit's test-time-augmentation model and test
     on ``cfg.tta_pipeline``; configs without them get horizontal flips."""
+    if cfg.default_scope == 'mmdet' and cfg.model.get('roi_head',
+                                                      {}).get('mask_head'):
+        raise ValueError(
+            "--tta: mmdet's DetTTAModel merges boxes only and does not "
+            'support instance segmentation models such as Mask R-CNN; test '
+            'without --tta.')
     if 'tta_model' not in cfg:
         warnings.warn('The config has no tta_model; using '
                       f'{DEFAULT_TTA_MODELS[cfg.default_scope]}.')
@@ -259,8 +269,8 @@ def flip_tta_pipeline(test_pipeline: list) -> list:
     pack = pipeline[-1]
     if 'meta_keys' in pack:
         pack.meta_keys = tuple(pack.meta_keys) + tuple(
-            key for key in ('flip', 'flip_direction')
-            if key not in pack.meta_keys)
+            key
+            for key in ('flip', 'flip_direction') if key not in pack.meta_keys)
     pipeline[-1] = dict(
         type='TestTimeAug',
         transforms=[[

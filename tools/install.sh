@@ -87,8 +87,9 @@ main() {
   "${PIP[@]}" "setuptools<81" wheel ninja packaging
   "${PIP[@]}" "mmengine==0.10.7" "opencv-python>=4" addict "numpy" pyyaml yapf termcolor
   install_mmcv
-  # mmsegmentation imports ftfy and regex without declaring them.
-  "${PIP[@]}" "mmdet==3.3.0" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" ftfy regex \
+  # mmsegmentation imports ftfy and regex without declaring them; tensorboard serves
+  # the TensorboardVisBackend that users switch on in configs.
+  "${PIP[@]}" "mmdet==3.3.0" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" ftfy regex tensorboard \
     "mmcv==$MMCV_VERSION" "mmengine==0.10.7"
   "${PIP[@]}" --no-build-isolation --no-deps -e "$REPO"
   "${PIP[@]}" -r "$REPO/requirements/tests.txt"

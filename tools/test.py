@@ -11,10 +11,9 @@ Examples::
 """
 import argparse
 
-from _toolkit import (add_common_args, add_prediction_dump,
-                      attach_pickle_dump, build_runner, check_file,
-                      enable_show_dir, enable_tta, export_local_rank,
-                      load_config)
+from _toolkit import (add_common_args, add_prediction_dump, attach_pickle_dump,
+                      build_runner, check_file, enable_show_dir, enable_tta,
+                      export_local_rank, load_config)
 
 
 def parse_args():
@@ -29,8 +28,7 @@ def parse_args():
     parser.add_argument(
         '--show-dir',
         help='save images painted with the predictions in this directory '
-        '(mmpretrain, mmdet: under <work dir>/<timestamp>/ unless absolute; '
-        'mmseg: as given, images under <dir>/vis_data/vis_image)')
+        '(mmseg configs: in its vis_data/vis_image/)')
     parser.add_argument(
         '--tta',
         action='store_true',

@@ -28,15 +28,13 @@ def run_dirs(work_dir: str) -> List[str]:
         raise FileNotFoundError(f'Work dir not found: {work_dir!r}')
     return sorted(
         osp.join(work_dir, name) for name in os.listdir(work_dir)
-        if RUN_DIR_NAME.match(name)
-        and osp.isdir(osp.join(work_dir, name)))
+        if RUN_DIR_NAME.match(name) and osp.isdir(osp.join(work_dir, name)))
 
 
 def scalar_logs(work_dir: str) -> List[str]:
     """The training scalar logs of a work dir, oldest run first."""
     logs = [
-        osp.join(run, 'vis_data', 'scalars.json')
-        for run in run_dirs(work_dir)
+        osp.join(run, 'vis_data', 'scalars.json') for run in run_dirs(work_dir)
     ]
     logs = [log for log in logs if osp.isfile(log)]
     if not logs:

@@ -11,6 +11,7 @@ panel per key::
 """
 import argparse
 import os.path as osp
+import sys
 from collections import defaultdict
 from typing import Dict, List, Tuple
 
@@ -18,6 +19,7 @@ import matplotlib
 
 matplotlib.use('Agg')  # draw to files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from log_utils import read_json_lines, scalar_logs  # noqa: E402
 
@@ -63,8 +65,9 @@ def collect_curves(records: List[dict],
                 curves[key][record['step']] = record[key]
     missing = [key for key in keys if key not in curves]
     if missing:
-        available = sorted({key for record in records for key in record} -
-                            {'step', 'epoch', 'iter'})
+        available = sorted({key
+                            for record in records
+                            for key in record} - {'step', 'epoch', 'iter'})
         raise KeyError(f'{missing} not in the log; it has: {available}')
     return {key: sorted(points.items()) for key, points in curves.items()}
 
@@ -88,6 +91,10 @@ def plot(curves, records, out: str, title: str = None) -> None:
         steps, values = zip(*points)
         ax.plot(steps, values, marker='.' if len(points) < 50 else None)
         ax.set_xlabel(step_unit(records, key))
+        if len(steps) <= 10:
+            ax.set_xticks(steps)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
     if title:
@@ -99,8 +106,11 @@ def plot(curves, records, out: str, title: str = None) -> None:
 
 def main():
     args = parse_args()
-    records = load_records(args.log)
-    curves = collect_curves(records, args.keys)
+    try:
+        records = load_records(args.log)
+        curves = collect_curves(records, args.keys)
+    except (FileNotFoundError, KeyError) as error:
+        sys.exit(f'plot_curves: {error}')
     plot(curves, records, args.out, args.title)
     print(f'Wrote {", ".join(args.keys)} curves to {args.out}')
 

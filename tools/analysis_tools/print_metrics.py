@@ -13,8 +13,7 @@ import sys
 from log_utils import test_metrics
 
 # The headline metrics of the toolkits' evaluators, in table order.
-HEADLINE_METRICS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/segm_mAP',
-                    'mIoU')
+HEADLINE_METRICS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/segm_mAP', 'mIoU')
 
 
 def parse_args():
@@ -49,8 +48,11 @@ def format_table(rows) -> str:
     cells = [header] + [(name, metric, f'{value:.3f}')
                         for name, metric, value in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(3)]
-    lines = ['  '.join(cell.ljust(width) for cell, width in zip(row, widths))
-             for row in cells]
+    name_width, metric_width, value_width = widths
+    lines = [
+        f'{name:<{name_width}}  {metric:<{metric_width}}  '
+        f'{value:>{value_width}}' for name, metric, value in cells
+    ]
     lines.insert(1, '  '.join('-' * width for width in widths))
     return '\n'.join(lines)
 
