@@ -1,0 +1,178 @@
+"""Tests of the measurement tools: FLOP counting, the official-style
+reference model, ONNX export and the benchmark script (no timing
+assertions)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmsmlp.models import SMLPNet
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / 'tools' / 'analysis_tools'),
+                str(REPO / 'tools' / 'deployment')]
+from benchmarks.official_smlpnet import official_from_smlpnet  # noqa: E402
+from get_flops import count  # noqa: E402
+from plot_scaling import token_mixing_macs  # noqa: E402
+from pytorch2onnx import export, verify  # noqa: E402
+
+SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
+DEMO_CONFIG = 'configs/smlpnet/smlpnet-demo_1xb32_shapes.py'
+
+
+def run_script(*args, timeout=600):
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
+
+
+def randomize_norms(model):
+    """Non-trivial BN statistics and affine parameters, so a wrong copy of
+    any of them shows in the outputs."""
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+
+
+def test_get_flops_prints_the_paper_numbers_for_sMLPNet_T():
+    out = run_script('tools/analysis_tools/get_flops.py',
+                     'configs/smlpnet/smlpnet-tiny_8xb128_in1k.py')
+    assert 'Params: 24.1M   Multiply-adds: 5.0G' in out
+    assert 'total                           24,123,584' in out
+    # BN, GELU and LayerNorm ran and are reported as not counted.
+    uncounted = out.split('Not counted')[1]
+    for op in ('native_batch_norm', 'gelu', 'native_layer_norm'):
+        assert op in uncounted
+
+
+def test_flop_counter_counts_the_whole_batch_of_axial_mixing():
+    model = SMLPNet(SMALL_ARCH, img_size=64, final_norm=False).eval()
+    inputs = torch.rand(3, 3, 64, 64)
+    flops, _ = count(lambda: model(inputs))
+    # Stage 0, block 0, mix along H: a 16x16 weight applied to each of the
+    # 3 * 16 * 8 (batch, column, channel) vectors.
+    mix_h = flops.get_flop_counts()[
+        'SMLPNet.stages.0.blocks.0.global_mixing.mix_h']
+    assert sum(mix_h.values()) == 2 * 3 * 16 * 16 * 16 * 8
+
+
+@pytest.mark.parametrize('img_size', [64, 96])
+def test_official_style_model_matches_after_weight_copy(img_size):
+    torch.manual_seed(0)
+    ours = SMLPNet(SMALL_ARCH, img_size=img_size)
+    randomize_norms(ours)
+    ours.eval()
+    official = official_from_smlpnet(ours).eval()
+    inputs = torch.randn(2, 3, img_size, img_size)
+    with torch.no_grad():
+        expected, actual = ours(inputs), official(inputs)
+    assert len(actual) == len(expected) == 4
+    for a, b in zip(actual, expected):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match='image_size'):
+        official(torch.randn(1, 3, img_size + 32, img_size))
+
+
+@pytest.mark.parametrize('mode', ['resize', 'window'])
+def test_onnx_export_matches_onnxruntime_at_two_sizes(tmp_path, mode):
+    pytest.importorskip('onnxruntime')
+    torch.manual_seed(0)
+    model = SMLPNet(SMALL_ARCH, img_size=64, mixing_mode=mode)
+    randomize_norms(model)
+    model.eval()
+    for shape in [(64, 64), (96, 80)]:  # the reference size and another
+        args = type('Args', (), dict(out=str(tmp_path / f'{shape}.onnx'),
+                                     dynamic_batch=True, opset=17))
+        assert export(model, torch.randn(1, 3, *shape), args) == [
+            'stage0', 'stage1', 'stage2', 'stage3'
+        ]
+        # Another batch size than the traced one: the batch axis is free.
+        assert verify(model, args.out, torch.randn(2, 3, *shape), 1e-4) < 1e-4
+
+
+def test_pytorch2onnx_exports_a_classifier(tmp_path):
+    pytest.importorskip('onnxruntime')
+    out = run_script('tools/deployment/pytorch2onnx.py', DEMO_CONFIG,
+                     '--shape', '64', '64', '--classifier', '--out',
+                     str(tmp_path / 'cls.onnx'), '--verify')
+    assert 'logits (1, 6)' in out
+    assert 'onnxruntime matches PyTorch.' in out
+
+
+def test_benchmark_runs_end_to_end(tmp_path):
+    results_file = tmp_path / 'results.json'
+    out = run_script('tools/analysis_tools/benchmark.py', DEMO_CONFIG,
+                     '--shapes', '64', '96x64', '--batch-size', '2',
+                     '--warmup', '0', '--repeats', '1', '--amp', '--json',
+                     str(results_file))
+    assert 'inference, 96x64, batch 2' in out
+    results = json.loads(results_file.read_text())['results']
+    assert [(r['shape'], r['variant']) for r in results] == [
+        ([64, 64], 'fp32'), ([64, 64], 'amp'), ([96, 64], 'fp32'),
+        ([96, 64], 'amp')
+    ]
+    for row in results:
+        assert row['images_per_s'] > 0
+    for amp in results[1::2]:  # bf16 autocast against fp32
+        assert amp['output_reference'] == DEMO_CONFIG
+        assert 0 < amp['max_rel_diff'] < 0.05
+
+
+def test_benchmark_measures_training_peak_memory(tmp_path):
+    results_file = tmp_path / 'results.json'
+    run_script('tools/analysis_tools/benchmark.py', DEMO_CONFIG, '--shapes',
+               '64', '--batch-size', '2', '--modes', 'train', '--warmup', '0',
+               '--repeats', '1', '--memory', '--json', str(results_file))
+    [row] = json.loads(results_file.read_text())['results']
+    assert row['mode'] == 'train'
+    # More than the input batch itself; less than 1 GiB for this tiny net.
+    assert 2 * 3 * 64 * 64 * 4 < row['peak_bytes'] < 2**30
+
+
+def test_benchmark_rejects_unknown_models():
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark.py', 'vit-h'],
+        cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Unknown model 'vit-h'" in result.stderr
+    assert 'smlpnet-t' in result.stderr  # it lists the named models
+
+
+@pytest.mark.parametrize('shape', [(224, 224), (200, 300)])
+def test_analytic_token_mixing_macs_match_the_counted_ones(shape):
+    model = SMLPNet('tiny', img_size=shape).eval()
+    flops, _ = count(lambda: model(torch.rand(1, 3, *shape)))
+    counted = flops.get_flop_counts()['Global'][torch.ops.aten.baddbmm] // 2
+    smlp, dense = token_mixing_macs('tiny', shape)
+    assert smlp == counted
+    # Dense mixing of all h*w tokens costs h*w/(h+w) times sMLP's per block:
+    # 28x on the 56x56 grid, 3.5x on the 7x7 one.
+    grids = [(-(-shape[0] // s), -(-shape[1] // s)) for s in (4, 8, 16, 32)]
+    assert dense == sum(depth * (h * w)**2 * 80 * 2**i for i, (depth, (h, w))
+                        in enumerate(zip((2, 8, 14, 2), grids)))
+    assert dense > 10 * smlp
+
+
+def test_plot_scaling_draws_the_benchmark_results(tmp_path):
+    rows = [
+        dict(model='smlpnet-t', variant='fp32', mode='inference',
+             shape=[size, size], batch_size=1, median_s=size**2 * 1e-6,
+             iqr_s=0.001, peak_bytes=size**2 * 1000)
+        for size in (224, 448, 896)
+    ]
+    results = tmp_path / 'results.json'
+    results.write_text(json.dumps(dict(results=rows)))
+    out = run_script('tools/analysis_tools/plot_scaling.py', str(results),
+                     '--out', str(tmp_path / 'scaling.png'))
+    assert '| 896x896 |' in out
+    assert (tmp_path / 'scaling.png').stat().st_size > 10_000
