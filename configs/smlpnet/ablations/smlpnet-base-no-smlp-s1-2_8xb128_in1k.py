@@ -1,0 +1,8 @@
+# sMLP stage study on sMLPNet-B: no sMLP module in stages 1-2, whose blocks
+# mix tokens by the depthwise conv only. The paper reports accuracy
+# decreasing step by step as sMLP is removed from more stages.
+_base_ = ['../smlpnet-base_8xb128_in1k.py']
+
+model = dict(
+    backbone=dict(
+        token_mixing=('dwconv', 'dwconv', 'dwconv_smlp', 'dwconv_smlp')))
