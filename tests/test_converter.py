@@ -1,7 +1,7 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
 """The official-checkpoint converter computes the same function as SPACH.
 
-``OfficialSMLPNet`` below re-implements the official ``sMLPNet``
+``benchmarks/official_smlpnet.py`` re-implements the official ``sMLPNet``
 (microsoft/SPACH ``models/smlp.py``) from its documented key layout and
 semantics, in plain torch with the official module names, so that a randomly
 initialised instance can be saved in the official checkpoint format, converted
@@ -21,121 +21,14 @@ from torch import nn
 
 import mmsmlp  # noqa: F401  (registers SMLPNet)
 
-sys.path.insert(0,
-                str(Path(__file__).parents[1] / 'tools' / 'model_converters'))
+REPO = Path(__file__).parents[1]
+sys.path[:0] = [str(REPO), str(REPO / 'tools' / 'model_converters')]
 import smlpnet_official_to_mmpretrain as converter  # noqa: E402
+from benchmarks.official_smlpnet import OfficialSMLPNet  # noqa: E402
 
 ARCH = dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=3)
 IMG_SIZE = 64
 NUM_CLASSES = 10
-
-
-class ToChannelsLast(nn.Module):
-    """The official ``Rearrange('b c h w -> b h w c')`` (no weights)."""
-
-    def forward(self, x):
-        return x.permute(0, 2, 3, 1)
-
-
-class ToChannelsFirst(nn.Module):
-
-    def forward(self, x):
-        return x.permute(0, 3, 1, 2)
-
-
-class OfficialFeedForward(nn.Module):
-
-    def __init__(self, dim, hidden_dim):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(dim, hidden_dim), nn.GELU(), nn.Dropout(0.),
-            nn.Linear(hidden_dim, dim), nn.Dropout(0.))
-
-    def forward(self, x):
-        return self.net(x)
-
-
-class OfficialBNActivConv(nn.Module):
-    """BN -> GELU -> depthwise 3x3 conv, as ``BN_Activ_Conv``."""
-
-    def __init__(self, channels):
-        super().__init__()
-        self.BN = nn.BatchNorm2d(channels)
-        self.Activation = nn.GELU()
-        self.Conv = nn.Conv2d(
-            channels, channels, 3, padding=1, groups=channels, bias=False)
-
-    def forward(self, x):
-        return self.Conv(self.Activation(self.BN(x)))
-
-
-class OfficialDWConvBlock(nn.Module):
-
-    def __init__(self, channels):
-        super().__init__()
-        self.conv_merge = OfficialBNActivConv(channels)
-
-    def forward(self, x):
-        return self.conv_merge(x)
-
-
-class OfficialSMLPBlock(nn.Module):
-    """The official sMLP: ``proj_h`` mixes W and ``proh_w`` mixes H."""
-
-    def __init__(self, side, channels):
-        super().__init__()
-        self.activation = nn.GELU()
-        self.BN = nn.BatchNorm2d(channels)
-        self.proj_h = nn.Conv2d(side, side, (1, 1))
-        self.proh_w = nn.Conv2d(side, side, (1, 1))
-        self.fuse = nn.Conv2d(channels * 3, channels, (1, 1), bias=False)
-
-    def forward(self, x):
-        x = self.activation(self.BN(x))
-        x_h = self.proj_h(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        x_w = self.proh_w(x.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)
-        return self.fuse(torch.cat([x, x_h, x_w], dim=1))
-
-
-class OfficialSMLPNet(nn.Module):
-    """The official ``sMLPNet`` without drop path (rate 0 is an identity)."""
-
-    def __init__(self, dim, depths, alpha, image_size, num_classes):
-        super().__init__()
-        self.depths = depths
-        num_patch = image_size // 4
-        self.to_patch_embedding = nn.ModuleList()
-        self.token_mix = nn.ModuleList()
-        self.channel_mix = nn.ModuleList()
-        for i, depth in enumerate(depths):
-            width = dim * 2**i
-            in_width, kernel = (3, 4) if i == 0 else (width // 2, 2)
-            self.to_patch_embedding.append(
-                nn.Sequential(
-                    nn.Conv2d(in_width, width, kernel, kernel, bias=False)))
-            for _ in range(depth):
-                self.channel_mix.append(
-                    nn.Sequential(ToChannelsLast(), nn.LayerNorm(width),
-                                  OfficialFeedForward(width, width * alpha),
-                                  ToChannelsFirst()))
-                self.token_mix.append(
-                    nn.Sequential(
-                        OfficialDWConvBlock(width),
-                        OfficialSMLPBlock(num_patch // 2**i, width)))
-        self.batch_norm = nn.BatchNorm2d(dim * 2**(len(depths) - 1))
-        self.mlp_head = nn.Sequential(
-            nn.Linear(dim * 2**(len(depths) - 1), num_classes))
-
-    def forward(self, x):
-        block = 0
-        for i, depth in enumerate(self.depths):
-            x = self.to_patch_embedding[i](x)
-            for _ in range(depth):
-                x = x + self.token_mix[block](x)
-                x = x + self.channel_mix[block](x)
-                block += 1
-        x = self.batch_norm(x)
-        return self.mlp_head(x.mean(dim=[2, 3]).flatten(1))
 
 
 def randomized_official_model(seed):
@@ -224,7 +117,7 @@ def test_converted_model_matches_official_logits(tmp_path, official_checkpoint,
         official.train(train_mode)
         ours.train(train_mode)
         with torch.no_grad():
-            expected = official(images)
+            expected = official.classify(images)
             actual = ours(images, mode='tensor')
         torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
 
