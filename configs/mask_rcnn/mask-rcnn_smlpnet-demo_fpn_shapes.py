@@ -23,6 +23,8 @@ model = dict(
         # Trained from scratch there are no pretrained statistics to keep
         # frozen, so BatchNorm learns them from the batches of 8 images.
         norm_eval=False,
+        # 160-px images need no activation checkpointing.
+        with_cp=False,
         init_cfg=None),
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=width),
     rpn_head=dict(
