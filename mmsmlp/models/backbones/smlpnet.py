@@ -615,7 +615,8 @@ class SMLPNet(BaseModule):
     # ---------------------------------------------------- training options
     def _freeze_stages(self) -> None:
         frozen = list(self.stages[:self.frozen_stages])
-        if self.frozen_stages == self.num_stages and self.final_norm:
+        if (self.frozen_stages == self.num_stages
+                and self.final_norm is not None):
             frozen.append(self.final_norm)
         for module in frozen:
             module.eval()
