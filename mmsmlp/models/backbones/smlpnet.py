@@ -100,7 +100,8 @@ class AxialLinear(nn.Module):
         bound = 1 / math.sqrt(ref_length)
         self.weight = nn.Parameter(
             torch.empty(ref_length, ref_length).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(ref_length).uniform_(-bound, bound))
+        self.bias = nn.Parameter(
+            torch.empty(ref_length).uniform_(-bound, bound))
         self._resized_cache: Dict[int, tuple] = {}
 
     def extra_repr(self) -> str:
@@ -315,7 +316,8 @@ class SMLPBlock(nn.Module):
         else:
             self.global_mixing = None
         self.channel_mixing = ChannelMLP(embed_dims, alpha, act_cfg)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = (DropPath(drop_path)
+                          if drop_path > 0 else nn.Identity())
 
     def token_mixing(self, x: torch.Tensor) -> torch.Tensor:
         if self.local_mixing is not None:
@@ -536,7 +538,8 @@ class SMLPNet(BaseModule):
         if unknown or missing:
             raise ValueError(
                 f'A custom arch needs the keys embed_dims (int), depths (4 '
-                f'ints) and optionally alpha (int); missing {sorted(missing)}, '
+                f'ints) and optionally alpha (int); missing '
+                f'{sorted(missing)}, '
                 f'unknown {sorted(unknown)}. Named archs: '
                 f'{sorted(cls.arch_zoo)}.')
         depths = arch['depths']
@@ -559,7 +562,8 @@ class SMLPNet(BaseModule):
             if not -cls.num_stages <= index < cls.num_stages:
                 raise ValueError(
                     f'out_indices {tuple(out_indices)} has {index}, but '
-                    f'sMLPNet has stages 0-{cls.num_stages - 1} (or -4 to -1).')
+                    f'sMLPNet has stages 0-{cls.num_stages - 1} '
+                    f'(or -4 to -1).')
             parsed.append(index % cls.num_stages)
         return tuple(sorted(set(parsed)))
 
@@ -645,8 +649,7 @@ class SMLPNet(BaseModule):
         mmengine's non-strict loading would only log and skip."""
         size_tied = {
             f'{name}.{param}'
-            for name, module in self.named_modules()
-            if isinstance(module, AxialLinear) for param in ('weight', 'bias')
+            for name in self._axial_layers() for param in ('weight', 'bias')
         }
         mismatched = [
             f'{key}: {tuple(state_dict[prefix + key].shape)} vs '
@@ -677,13 +680,19 @@ class SMLPNet(BaseModule):
             f'{f" (arch={names[0]!r})" if names else ""} or load a '
             f'checkpoint of this one.')
 
+    def _axial_layers(self) -> Dict[str, AxialLinear]:
+        """The layers whose weights are tied to the token grid, by name."""
+        return {
+            name: module
+            for name, module in self.named_modules()
+            if isinstance(module, AxialLinear)
+        }
+
     def _resize_grid_weights(self, state_dict, prefix) -> None:
         """Resample size-tied sMLP weights of a state dict saved for another
         ``img_size`` to this model's grids."""
         resized = []
-        for name, module in self.named_modules():
-            if not isinstance(module, AxialLinear):
-                continue
+        for name, module in self._axial_layers().items():
             key = f'{prefix}{name}.'
             weight = state_dict.get(key + 'weight')
             bias = state_dict.get(key + 'bias')
@@ -703,7 +712,8 @@ class SMLPNet(BaseModule):
 
 def _checkpoint_depths(state_dict, prefix: str) -> Dict[int, int]:
     """Blocks per stage in a state dict, for the stages it has."""
-    block_key = re.compile(re.escape(prefix) + r'stages\.(\d+)\.blocks\.(\d+)\.')
+    block_key = re.compile(
+        re.escape(prefix) + r'stages\.(\d+)\.blocks\.(\d+)\.')
     depths: Dict[int, int] = {}
     for key in state_dict:
         match = block_key.match(key)
