@@ -1,6 +1,8 @@
 """Unit tests of the SMLPNet backbone (pure torch + mmengine + mmcv)."""
 import logging
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,8 +11,12 @@ from mmengine.logging import MMLogger
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.models import SMLPNet
-from mmsmlp.models.backbones.smlpnet import (AxialLinear, SparseMLP,
-                                             resize_axial_weight)
+from mmsmlp.models.backbones.smlpnet import (AxialLinear, ChannelMLP,
+                                             SparseMLP, resize_axial_weight)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools' /
+                       'analysis_tools'))
+from get_flops import count  # noqa: E402
 
 SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
 
@@ -63,10 +69,10 @@ def test_official_parameter_counts(arch, params):
 
 
 def count_macs(model, shape):
-    from torch.utils.flop_counter import FlopCounterMode
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.rand(*shape))
-    return counter.get_total_flops() / 2
+    """Multiply-adds as get_flops.py counts them (FlopCounterMode, plus the
+    in-place matmuls it has no formula for)."""
+    flop_counter, _ = count(lambda: model(torch.rand(*shape)))
+    return flop_counter.get_total_flops() / 2
 
 
 @pytest.mark.parametrize('arch,gmacs', [('tiny', 4.99), ('small', 10.31),
@@ -172,6 +178,25 @@ def test_resized_weights_are_cached_in_inference_only():
         mixer.weight.add_(1)  # an optimizer step invalidates the cache
         assert not mixer(x).equal(first)
     assert mixer._resized_cache[12][1][0] is not cached
+
+
+def test_channel_mlp_in_chunks_matches_whole_pass():
+    mlp = ChannelMLP(8, 3, dict(type='GELU'), chunk_tokens=5)
+    x = torch.randn(2, 3, 4, 8, requires_grad=True)  # 24 tokens: 5 chunks
+    assert mlp._in_chunks(x)
+    chunked = mlp(x)
+    chunked_grads = torch.autograd.grad(chunked.square().sum(),
+                                        [x, mlp.fc1.weight])
+    whole = mlp._mlp(x)
+    whole_grads = torch.autograd.grad(whole.square().sum(),
+                                      [x, mlp.fc1.weight])
+    torch.testing.assert_close(chunked, whole)
+    for chunked_grad, whole_grad in zip(chunked_grads, whole_grads):
+        torch.testing.assert_close(chunked_grad, whole_grad)
+    # Export (and compile) must see one graph valid for every input size.
+    exported = torch.export.export(mlp, (x.detach(), ))
+    assert 'split' not in str(exported.graph)
+    torch.testing.assert_close(exported.module()(x), whole)
 
 
 # ------------------------------------------------------------- checkpoints

@@ -236,13 +236,16 @@ class SparseMLP(nn.Module):
 
     def _fuse_concatenated(self, branches: list) -> torch.Tensor:
         """``self.fuse(torch.cat(branches, -1))`` without materialising the
-        concatenation: one matmul per branch, each accumulating onto the
-        last."""
+        concatenation: one matmul per branch, each accumulated in place onto
+        the first's output (autograd-safe: a matmul's backward does not need
+        its output)."""
         shape, C = branches[0].shape, branches[0].shape[-1]
-        weights = self.fuse.weight.split(C, dim=1)
-        out = F.linear(branches[0].reshape(-1, C), weights[0])
+        out = F.linear(branches[0].reshape(-1, C), self.fuse.weight[:, :C])
+        # Under autocast `out` and the branches are low precision; the
+        # in-place matmuls, which autocast does not cover, must match them.
+        weights = self.fuse.weight.to(out.dtype).split(C, dim=1)
         for branch, weight in zip(branches[1:], weights[1:]):
-            out = torch.addmm(out, branch.reshape(-1, C), weight.t())
+            out.addmm_(branch.reshape(-1, C), weight.t())
         return out.view(shape)
 
 
@@ -274,17 +277,45 @@ class TokenMLP(nn.Module):
 
 class ChannelMLP(nn.Module):
     """Channel mixing: LayerNorm, Linear(C, alpha C), activation,
-    Linear(alpha C, C), on channels-last features."""
+    Linear(alpha C, C), on channels-last features ``(..., C)``.
 
-    def __init__(self, embed_dims: int, alpha: int, act_cfg: dict):
+    On the CPU the tokens go through in chunks of ``chunk_tokens`` (same
+    result). Whole, the hidden activation, alpha times the size of the
+    features, is a fresh allocation of tens of MiB per layer, which glibc
+    maps from the kernel and page-faults on first touch: at 224x224 batch 32
+    that takes as long as the stage-1 GEMM that fills it, and the data falls
+    out of cache between the matmuls. In chunks it is reused heap memory that
+    stays in cache. GPUs, with a caching allocator and a preference for large
+    matmuls, run it whole, as do tracing, export and ``torch.compile``, which
+    need one graph for every size and plan memory themselves.
+    """
+
+    def __init__(self, embed_dims: int, alpha: int, act_cfg: dict,
+                 chunk_tokens: int = 4096):
         super().__init__()
         self.norm = nn.LayerNorm(embed_dims)
         self.fc1 = nn.Linear(embed_dims, alpha * embed_dims)
         self.act = build_activation_layer(act_cfg)
         self.fc2 = nn.Linear(alpha * embed_dims, embed_dims)
+        self.chunk_tokens = chunk_tokens
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self._in_chunks(x):
+            return self._mlp(x)
+        tokens = x.reshape(-1, x.shape[-1])
+        return torch.cat([
+            self._mlp(chunk) for chunk in tokens.split(self.chunk_tokens)
+        ]).view(x.shape)
+
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(self.norm(x))))
+
+    def _in_chunks(self, x: torch.Tensor) -> bool:
+        if (torch.jit.is_tracing() or torch.compiler.is_compiling()
+                or torch.onnx.is_in_onnx_export()):
+            return False
+        return (x.device.type == 'cpu'
+                and x.numel() > self.chunk_tokens * x.shape[-1])
 
 
 class SMLPBlock(nn.Module):
