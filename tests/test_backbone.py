@@ -12,7 +12,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.models import SMLPNet
 from mmsmlp.models.backbones.smlpnet import (AxialLinear, ChannelMLP,
-                                             SparseMLP, resize_axial_weight)
+                                             SMLPBlock, SparseMLP,
+                                             resize_axial_weight)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools' /
                        'analysis_tools'))
@@ -180,11 +181,24 @@ def test_resized_weights_are_cached_in_inference_only():
     assert mixer._resized_cache[12][1][0] is not cached
 
 
+def record_calls(module, method: str) -> list:
+    """Patch ``module.method`` to record the length of its first argument."""
+    calls, original = [], getattr(module, method)
+
+    def recorded(x, *args):
+        calls.append(len(x))
+        return original(x, *args)
+
+    setattr(module, method, recorded)
+    return calls
+
+
 def test_channel_mlp_in_chunks_matches_whole_pass():
     mlp = ChannelMLP(8, 3, dict(type='GELU'), chunk_tokens=5)
-    x = torch.randn(2, 3, 4, 8, requires_grad=True)  # 24 tokens: 5 chunks
-    assert mlp._in_chunks(x)
+    x = torch.randn(2, 3, 4, 8, requires_grad=True)
+    calls = record_calls(mlp, '_mlp')
     chunked = mlp(x)
+    assert calls == [5, 5, 5, 5, 4]  # 24 tokens
     chunked_grads = torch.autograd.grad(chunked.square().sum(),
                                         [x, mlp.fc1.weight])
     whole = mlp._mlp(x)
@@ -197,6 +211,20 @@ def test_channel_mlp_in_chunks_matches_whole_pass():
     exported = torch.export.export(mlp, (x.detach(), ))
     assert 'split' not in str(exported.graph)
     torch.testing.assert_close(exported.module()(x), whole)
+
+
+def test_block_runs_a_few_images_at_a_time_in_eval_only():
+    block = SMLPBlock(8, (4, 4), chunk_tokens=32)  # 2 images of 4x4
+    randomize_bn_stats(block)
+    x = torch.randn(5, 4, 4, 8)
+    calls = record_calls(block, '_forward')
+    with torch.no_grad():
+        chunked = block.eval()(x)
+        assert calls == [2, 2, 1]
+        torch.testing.assert_close(chunked, block._forward(x))
+        calls.clear()
+        block.train()(x)  # BatchNorm statistics of the whole batch
+        assert calls == [5]
 
 
 # ------------------------------------------------------------- checkpoints

@@ -29,6 +29,19 @@ MIXING_MODES = ('resize', 'window')
 TOKEN_MIXERS = ('dwconv_smlp', 'smlp', 'dwconv', 'mlp')
 FUSIONS = ('concat', 'sum', 'weighted_sum')
 LAYOUTS = ('parallel', 'sequential')
+CPU_CHUNK_TOKENS = 8192
+
+
+def _chunk_on_cpu(x: torch.Tensor) -> bool:
+    """Whether eager code should process ``x`` in chunks of about
+    ``CPU_CHUNK_TOKENS`` tokens, which stay in cache (see
+    :class:`ChannelMLP`). Only on the CPU: GPUs have a caching allocator and
+    prefer large matmuls. Never while tracing, exporting or compiling, which
+    need one graph for every input size and plan memory themselves."""
+    if (torch.jit.is_tracing() or torch.compiler.is_compiling()
+            or torch.onnx.is_in_onnx_export()):
+        return False
+    return x.device.type == 'cpu'
 
 
 def _to_2tuple(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -285,13 +298,11 @@ class ChannelMLP(nn.Module):
     maps from the kernel and page-faults on first touch: at 224x224 batch 32
     that takes as long as the stage-1 GEMM that fills it, and the data falls
     out of cache between the matmuls. In chunks it is reused heap memory that
-    stays in cache. GPUs, with a caching allocator and a preference for large
-    matmuls, run it whole, as do tracing, export and ``torch.compile``, which
-    need one graph for every size and plan memory themselves.
+    stays in cache.
     """
 
     def __init__(self, embed_dims: int, alpha: int, act_cfg: dict,
-                 chunk_tokens: int = 4096):
+                 chunk_tokens: int = CPU_CHUNK_TOKENS):
         super().__init__()
         self.norm = nn.LayerNorm(embed_dims)
         self.fc1 = nn.Linear(embed_dims, alpha * embed_dims)
@@ -300,22 +311,15 @@ class ChannelMLP(nn.Module):
         self.chunk_tokens = chunk_tokens
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._in_chunks(x):
-            return self._mlp(x)
         tokens = x.reshape(-1, x.shape[-1])
+        if len(tokens) <= self.chunk_tokens or not _chunk_on_cpu(x):
+            return self._mlp(x)
         return torch.cat([
             self._mlp(chunk) for chunk in tokens.split(self.chunk_tokens)
         ]).view(x.shape)
 
     def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(self.norm(x))))
-
-    def _in_chunks(self, x: torch.Tensor) -> bool:
-        if (torch.jit.is_tracing() or torch.compiler.is_compiling()
-                or torch.onnx.is_in_onnx_export()):
-            return False
-        return (x.device.type == 'cpu'
-                and x.numel() > self.chunk_tokens * x.shape[-1])
 
 
 class SMLPBlock(nn.Module):
@@ -333,9 +337,11 @@ class SMLPBlock(nn.Module):
                  alpha: int = 3, token_mixing: str = 'dwconv_smlp',
                  drop_path: float = 0., with_cp: bool = False,
                  norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='GELU'), **smlp_kwargs):
+                 act_cfg: dict = dict(type='GELU'),
+                 chunk_tokens: int = CPU_CHUNK_TOKENS, **smlp_kwargs):
         super().__init__()
         self.with_cp = with_cp
+        self.chunk_tokens = chunk_tokens
         self.local_mixing = (DWConvMixing(embed_dims, norm_cfg, act_cfg)
                              if 'dwconv' in token_mixing else None)
         if 'smlp' in token_mixing:
@@ -346,7 +352,8 @@ class SMLPBlock(nn.Module):
                                           act_cfg)
         else:
             self.global_mixing = None
-        self.channel_mixing = ChannelMLP(embed_dims, alpha, act_cfg)
+        self.channel_mixing = ChannelMLP(embed_dims, alpha, act_cfg,
+                                         chunk_tokens)
         self.drop_path = (DropPath(drop_path)
                           if drop_path > 0 else nn.Identity())
 
@@ -364,6 +371,14 @@ class SMLPBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._forward, x, use_reentrant=False)
+        B, H, W, _ = x.shape
+        images = max(1, self.chunk_tokens // (H * W))
+        if not self.training and images < B and _chunk_on_cpu(x):
+            # With BatchNorm in eval mode the block treats images
+            # independently: a few at a time, its intermediate features stay
+            # in cache from one layer to the next (see ChannelMLP).
+            return torch.cat(
+                [self._forward(chunk) for chunk in x.split(images)])
         return self._forward(x)
 
 
