@@ -113,9 +113,11 @@ def test_benchmark_runs_end_to_end(tmp_path):
     results_file = tmp_path / 'results.json'
     out = run_script('tools/analysis_tools/benchmark.py', DEMO_CONFIG,
                      '--shapes', '64', '96x64', '--batch-size', '2',
-                     '--warmup', '0', '--repeats', '1', '--amp', '--json',
-                     str(results_file))
+                     '--warmup', '0', '--repeats', '1', '--amp', '--profile',
+                     '3', '--json', str(results_file))
     assert 'inference, 96x64, batch 2' in out
+    assert out.count('operators with the most self time') == 4
+    assert 'aten::' in out
     results = json.loads(results_file.read_text())['results']
     assert [(r['shape'], r['variant']) for r in results] == [
         ([64, 64], 'fp32'), ([64, 64], 'amp'), ([96, 64], 'fp32'),
@@ -137,6 +139,15 @@ def test_benchmark_measures_training_peak_memory(tmp_path):
     assert row['mode'] == 'train'
     # More than the input batch itself; less than 1 GiB for this tiny net.
     assert 2 * 3 * 64 * 64 * 4 < row['peak_bytes'] < 2**30
+
+
+def test_allocation_cost_script_prints_every_measurement():
+    out = run_script('benchmarks/allocation_cost.py', '--tokens', '64',
+                     '--channels', '8', '--repeats', '1')
+    assert 'hidden layer 64 x 24 float32' in out
+    for row in ('fill a new tensor', 'fill a reused tensor', 'fc1 GEMM',
+                'GELU into a new tensor', 'GELU in place'):
+        assert row in out
 
 
 def test_benchmark_rejects_unknown_models():

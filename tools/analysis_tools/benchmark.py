@@ -368,6 +368,23 @@ def run_mode(args, entries: List[Entry], inputs, mode: str) -> None:
                 timed_step(entry, inputs, mode, args.autocast_dtype))
 
 
+def print_profile(entries: List[Entry], inputs, mode: str, amp_dtype,
+                  rows: int) -> None:
+    """The operators with the most self time in one step of each model."""
+    from torch.profiler import ProfilerActivity, profile
+    activities, sort_by = [ProfilerActivity.CPU], 'self_cpu_time_total'
+    if inputs.device.type == 'cuda':
+        activities.append(ProfilerActivity.CUDA)
+        sort_by = 'self_device_time_total'
+    for entry in entries:
+        with profile(activities=activities) as profiler:
+            step(entry, inputs, mode, amp_dtype)
+            synchronize(inputs.device)
+        print(f'\n{entry.label}, {mode}: the {rows} operators with the most '
+              f'self time in one step')
+        print(profiler.key_averages().table(sort_by=sort_by, row_limit=rows))
+
+
 def measure_memory(args, entries: List[Entry], inputs, mode, shape):
     for entry in entries:
         if args.device.type == 'cuda':
@@ -533,6 +550,12 @@ def parse_args(argv=None):
         '--threads',
         type=int,
         help='torch CPU threads (default: torch\'s choice)')
+    parser.add_argument(
+        '--profile',
+        type=int,
+        metavar='N',
+        help='after timing, profile one step of every model with '
+        'torch.profiler and print its N most expensive operators')
     parser.add_argument('--json', help='also write the results to this file')
     parser.add_argument('--seed', type=int, default=0)
     # Internal: measure one variant's peak memory in this fresh process.
@@ -595,6 +618,9 @@ def main(argv=None):
             print(f'\n{mode}, {shape[0]}x{shape[1]}, batch '
                   f'{args.batch_size}, {args.repeats} repeats:')
             print(format_rows(rows))
+            if args.profile:
+                print_profile(entries, inputs, mode, args.autocast_dtype,
+                              args.profile)
     if args.json:
         with open(args.json, 'w') as file:
             json.dump(

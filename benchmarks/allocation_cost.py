@@ -1,0 +1,66 @@
+# Copyright (c) mmsmlp contributors. All rights reserved.
+"""What a fresh large tensor costs on the CPU, next to the work done on it.
+
+    python benchmarks/allocation_cost.py [--tokens 100352] [--channels 80]
+        [--alpha 3] [--repeats 7]
+
+The defaults are sMLPNet-T's first-stage channel MLP at 224x224, batch 32:
+``tokens`` x ``channels`` features and an ``alpha`` times wider hidden layer.
+For the hidden layer, the script times (median of ``--repeats``, ms) filling a
+newly allocated tensor against filling one allocated once, the fc1 GEMM into
+a reused output, and GELU into a new tensor against GELU in place. glibc
+serves blocks above its mmap threshold (at most 32 MiB) with a new mapping,
+which the kernel page-faults in on first touch; the difference between the
+first two numbers is that cost. It is why ``ChannelMLP`` and ``SMLPBlock``
+work in chunks of tokens on the CPU (see ``mmsmlp/models/backbones``).
+"""
+import argparse
+import statistics
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def median_ms(run: Callable[[], object], repeats: int) -> float:
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--tokens', type=int, default=32 * 56 * 56)
+    parser.add_argument('--channels', type=int, default=80)
+    parser.add_argument('--alpha', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=7)
+    args = parser.parse_args()
+
+    shape = (args.tokens, args.alpha * args.channels)
+    features = torch.randn(args.tokens, args.channels)
+    weight = torch.randn(shape[1], args.channels)
+    bias = torch.randn(shape[1])
+    hidden = torch.empty(shape)
+    with torch.no_grad():
+        rows = [
+            ('fill a new tensor', lambda: torch.empty(shape).fill_(1)),
+            ('fill a reused tensor', lambda: hidden.fill_(1)),
+            ('fc1 GEMM into a reused tensor',
+             lambda: torch.addmm(bias, features, weight.t(), out=hidden)),
+            ('GELU into a new tensor', lambda: F.gelu(hidden)),
+            ('GELU in place', lambda: torch._C._nn.gelu(hidden, out=hidden)),
+        ]
+        print(f'hidden layer {shape[0]} x {shape[1]} float32 '
+              f'({hidden.numel() * 4 / 2**20:.0f} MiB), '
+              f'{torch.get_num_threads()} threads, median of {args.repeats}:')
+        for name, run in rows:
+            print(f'  {name:32s} {median_ms(run, args.repeats):7.1f} ms')
+
+
+if __name__ == '__main__':
+    main()
