@@ -5,8 +5,12 @@ Necessary?" (Tang et al., AAAI 2022, https://arxiv.org/abs/2109.05422).
 The network keeps its features channels-last, ``(B, H, W, C)``, between
 layers: the channel MLP and the 1x1 fusion are then plain matrix multiplies
 on contiguous memory, and mixing along H or W is a batched matmul on a view,
-with none of the permute-and-copy of the official implementation. Outputs
-are returned as NCHW tensors, as every OpenMMLab neck and head expects.
+with none of the permute-and-copy of the official implementation. On the
+CPU, eager code works on pieces that stay in cache and need no fresh large
+allocation: the channel MLP on at most ``CPU_CHUNK_TOKENS`` tokens at a
+time, and in inference each block on as many images as fit that (at least
+one). Outputs are returned as NCHW tensors, as every OpenMMLab neck and head
+expects.
 """
 import math
 import re
