@@ -227,6 +227,22 @@ def test_block_runs_a_few_images_at_a_time_in_eval_only():
         assert calls == [5]
 
 
+def test_cpu_chunking_leaves_the_network_outputs_unchanged():
+    model = small_net(img_size=224).eval()
+    randomize_bn_stats(model)
+    x = torch.randn(3, 3, 224, 224)  # stage 1: 3 x 3136 tokens
+    calls = record_calls(model.stages[0].blocks[0], '_forward')
+    with torch.no_grad():
+        chunked = model(x)
+        assert calls == [2, 1]
+        for module in model.modules():
+            if hasattr(module, 'chunk_tokens'):
+                module.chunk_tokens = x.numel()
+        whole = model(x)
+    for chunked_out, whole_out in zip(chunked, whole):
+        torch.testing.assert_close(chunked_out, whole_out)
+
+
 # ------------------------------------------------------------- checkpoints
 def test_state_dict_from_other_reference_size_is_resized_on_load():
     torch.manual_seed(0)
