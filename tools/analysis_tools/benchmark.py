@@ -25,6 +25,9 @@ official-style sMLPNet's (``official-smlpnet-*``, built from
 ``benchmarks/official_smlpnet.py``) with the weights of the ``smlpnet-*``
 model in the same run.
 
+``--profile N`` then profiles one more step of every model with
+``torch.profiler`` and prints its N operators with the most self time.
+
 Peak memory (``--memory``) is the memory a step needs on top of the model and
 its input. On GPU: ``torch.cuda.max_memory_allocated`` minus the allocation
 before the step. On CPU: each measurement runs in a fresh process, with
