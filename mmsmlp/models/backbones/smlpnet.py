@@ -36,16 +36,20 @@ LAYOUTS = ('parallel', 'sequential')
 CPU_CHUNK_TOKENS = 8192
 
 
+def _capturing_graph() -> bool:
+    """Whether the forward pass is being traced, exported or compiled into a
+    graph, which must not depend on eager-only state or input sizes."""
+    return (torch.jit.is_tracing() or torch.compiler.is_compiling()
+            or torch.onnx.is_in_onnx_export())
+
+
 def _chunk_on_cpu(x: torch.Tensor) -> bool:
     """Whether eager code should process ``x`` in chunks of about
     ``CPU_CHUNK_TOKENS`` tokens, which stay in cache (see
     :class:`ChannelMLP`). Only on the CPU: GPUs have a caching allocator and
-    prefer large matmuls. Never while tracing, exporting or compiling, which
-    need one graph for every input size and plan memory themselves."""
-    if (torch.jit.is_tracing() or torch.compiler.is_compiling()
-            or torch.onnx.is_in_onnx_export()):
-        return False
-    return x.device.type == 'cpu'
+    prefer large matmuls. Never in a captured graph, which needs to serve
+    every input size and plans memory itself."""
+    return x.device.type == 'cpu' and not _capturing_graph()
 
 
 def _to_2tuple(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -151,8 +155,7 @@ class AxialLinear(nn.Module):
         # In inference the resampled weights are reused for as long as the
         # parameters are unchanged (in place updates bump `_version`).
         cacheable = not (self.training or torch.is_grad_enabled()
-                         or torch.jit.is_tracing()
-                         or torch.compiler.is_compiling())
+                         or _capturing_graph())
         if not cacheable:
             return resize_axial_weight(self.weight, self.bias, length)
         key = (self.weight._version, self.bias._version,
@@ -257,12 +260,12 @@ class SparseMLP(nn.Module):
         the first's output (autograd-safe: a matmul's backward does not need
         its output)."""
         shape, C = branches[0].shape, branches[0].shape[-1]
-        out = F.linear(branches[0].reshape(-1, C), self.fuse.weight[:, :C])
-        # Under autocast `out` and the branches are low precision; the
-        # in-place matmuls, which autocast does not cover, must match them.
-        weights = self.fuse.weight.to(out.dtype).split(C, dim=1)
+        weights = self.fuse.weight.split(C, dim=1)
+        out = F.linear(branches[0].reshape(-1, C), weights[0])
         for branch, weight in zip(branches[1:], weights[1:]):
-            out.addmm_(branch.reshape(-1, C), weight.t())
+            # Under autocast `out` and the branches are low precision; the
+            # in-place matmul, which autocast does not cover, must match.
+            out.addmm_(branch.reshape(-1, C), weight.to(out.dtype).t())
         return out.view(shape)
 
 
