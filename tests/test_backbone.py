@@ -1,8 +1,6 @@
 """Unit tests of the SMLPNet backbone (pure torch + mmengine + mmcv)."""
 import logging
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,14 +8,11 @@ import torch.nn.functional as F
 from mmengine.logging import MMLogger
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmsmlp.analysis import count_flops as count
 from mmsmlp.models import SMLPNet
 from mmsmlp.models.backbones.smlpnet import (AxialLinear, ChannelMLP,
                                              SMLPBlock, SparseMLP,
                                              resize_axial_weight)
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools' /
-                       'analysis_tools'))
-from get_flops import count  # noqa: E402
 
 SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
 

@@ -11,15 +11,12 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmsmlp.analysis import count_flops, token_mixing_macs
+from mmsmlp.deployment import export_onnx, verify_onnx
 from mmsmlp.models import SMLPNet
+from mmsmlp.testing import official_from_smlpnet
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / 'tools' / 'analysis_tools'),
-                str(REPO / 'tools' / 'deployment')]
-from benchmarks.official_smlpnet import official_from_smlpnet  # noqa: E402
-from get_flops import count  # noqa: E402
-from plot_scaling import token_mixing_macs  # noqa: E402
-from pytorch2onnx import export, verify  # noqa: E402
 
 SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
 DEMO_CONFIG = 'configs/smlpnet/smlpnet-demo_1xb32_shapes.py'
@@ -58,7 +55,7 @@ def test_get_flops_prints_the_paper_numbers_for_sMLPNet_T():
 def test_flop_counter_counts_the_whole_batch_of_axial_mixing():
     model = SMLPNet(SMALL_ARCH, img_size=64, final_norm=False).eval()
     inputs = torch.rand(3, 3, 64, 64)
-    flops, _ = count(lambda: model(inputs))
+    flops, _ = count_flops(lambda: model(inputs))
     # Stage 0, block 0, mix along H: a 16x16 weight applied to each of the
     # 3 * 16 * 8 (batch, column, channel) vectors.
     mix_h = flops.get_flop_counts()[
@@ -91,13 +88,13 @@ def test_onnx_export_matches_onnxruntime_at_two_sizes(tmp_path, mode):
     randomize_norms(model)
     model.eval()
     for shape in [(64, 64), (96, 80)]:  # the reference size and another
-        args = type('Args', (), dict(out=str(tmp_path / f'{shape}.onnx'),
-                                     dynamic_batch=True, opset=17))
-        assert export(model, torch.randn(1, 3, *shape), args) == [
-            'stage0', 'stage1', 'stage2', 'stage3'
-        ]
+        out = str(tmp_path / f'{shape}.onnx')
+        assert export_onnx(model, torch.randn(1, 3, *shape), out,
+                           dynamic_batch=True) == [
+                               'stage0', 'stage1', 'stage2', 'stage3'
+                           ]
         # Another batch size than the traced one: the batch axis is free.
-        assert verify(model, args.out, torch.randn(2, 3, *shape), 1e-4) < 1e-4
+        assert verify_onnx(model, out, torch.randn(2, 3, *shape), 1e-4) < 1e-4
 
 
 def test_pytorch2onnx_exports_a_classifier(tmp_path):
@@ -142,8 +139,8 @@ def test_benchmark_measures_training_peak_memory(tmp_path):
 
 
 def test_allocation_cost_script_prints_every_measurement():
-    out = run_script('benchmarks/allocation_cost.py', '--tokens', '64',
-                     '--channels', '8', '--repeats', '1')
+    out = run_script('tools/analysis_tools/allocation_cost.py', '--tokens',
+                     '64', '--channels', '8', '--repeats', '1')
     assert 'hidden layer 64 x 24 float32' in out
     for row in ('fill a new tensor', 'fill a reused tensor', 'fc1 GEMM',
                 'GELU into a new tensor', 'GELU in place'):
@@ -162,7 +159,7 @@ def test_benchmark_rejects_unknown_models():
 @pytest.mark.parametrize('shape', [(224, 224), (200, 300)])
 def test_analytic_token_mixing_macs_match_the_counted_ones(shape):
     model = SMLPNet('tiny', img_size=shape).eval()
-    flops, _ = count(lambda: model(torch.rand(1, 3, *shape)))
+    flops, _ = count_flops(lambda: model(torch.rand(1, 3, *shape)))
     counted = flops.get_flop_counts()['Global'][torch.ops.aten.baddbmm] // 2
     smlp, dense = token_mixing_macs('tiny', shape)
     assert smlp == counted

@@ -2,6 +2,7 @@
 """The mmpretrain configs of configs/smlpnet build, their pipelines run and
 the demo config trains, evaluates and serves predictions end to end."""
 import filecmp
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,12 +16,11 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import mmsmlp  # noqa: F401  (registers SMLPNet)
+from mmsmlp.datasets.demo import classification as demo_cls
 
 REPO = Path(__file__).parents[1]
 CONFIG_DIR = REPO / 'configs' / 'smlpnet'
 DEMO_CONFIG = CONFIG_DIR / 'smlpnet-demo_1xb32_shapes.py'
-sys.path.insert(0, str(REPO / 'tools' / 'data'))
-import make_demo_cls  # noqa: E402
 
 # Parameters of the built classifier; the full models match the paper and
 # the official code exactly.
@@ -69,14 +69,23 @@ def test_pipelines_run_on_an_image(tmp_path, name):
 
 
 def test_demo_generator_is_deterministic(tmp_path):
-    args = ['--num-train', '2', '--num-val', '1', '--size', '32']
-    for out, seed in (('a', '0'), ('b', '0'), ('c', '1')):
-        make_demo_cls.main(
-            ['--out', str(tmp_path / out), '--seed', seed] + args)
+    """The same seed gives the same files, from the package function and
+    from tools/data/make_demo_cls.py; another seed other files."""
+    subprocess.run([
+        sys.executable, 'tools/data/make_demo_cls.py', '--out',
+        str(tmp_path / 'a'), '--seed', '0', '--num-train', '2', '--num-val',
+        '1', '--size', '32'
+    ],
+                   cwd=REPO,
+                   check=True,
+                   capture_output=True)
+    for out, seed in (('b', 0), ('c', 1)):
+        demo_cls.draw_dataset(
+            str(tmp_path / out), seed, num_train=2, num_val=1, size=32)
     files = sorted(
         p.relative_to(tmp_path / 'a') for p in (tmp_path / 'a').rglob('*.png'))
-    assert len(files) == 3 * len(make_demo_cls.CLASSES)
-    assert {f.parts[1] for f in files} == set(make_demo_cls.CLASSES)
+    assert len(files) == 3 * len(demo_cls.CLASSES)
+    assert {f.parts[1] for f in files} == set(demo_cls.CLASSES)
     _, mismatch, errors = filecmp.cmpfiles(
         tmp_path / 'a', tmp_path / 'b', files, shallow=False)
     assert not mismatch and not errors
@@ -105,9 +114,7 @@ def demo_cfg(data_root, work_dir):
 def test_demo_config_trains_evaluates_and_infers(tmp_path):
     from mmpretrain.apis import ImageClassificationInferencer
     data_root = tmp_path / 'cls'
-    make_demo_cls.main(
-        ['--out',
-         str(data_root), '--num-train', '4', '--num-val', '2'])
+    demo_cls.draw_dataset(str(data_root), num_train=4, num_val=2)
     runner = Runner.from_cfg(demo_cfg(data_root, tmp_path / 'work'))
     initial = {k: v.clone() for k, v in runner.model.state_dict().items()}
 
@@ -128,5 +135,5 @@ def test_demo_config_trains_evaluates_and_infers(tmp_path):
         str(DEMO_CONFIG), pretrained=str(checkpoint), device='cpu')
     image = next((data_root / 'val' / 'ring').glob('*.png'))
     result = inferencer(str(image))[0]
-    assert result['pred_class'] in make_demo_cls.CLASSES
-    assert result['pred_scores'].shape == (len(make_demo_cls.CLASSES), )
+    assert result['pred_class'] in demo_cls.CLASSES
+    assert result['pred_scores'].shape == (len(demo_cls.CLASSES), )

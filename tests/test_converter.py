@@ -1,15 +1,20 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
-"""The official-checkpoint converter computes the same function as SPACH.
+"""The official-checkpoint converter reproduces the outputs of the
+official-style model it converts from.
 
-``benchmarks/official_smlpnet.py`` re-implements the official ``sMLPNet``
-(microsoft/SPACH ``models/smlp.py``) from its documented key layout and
-semantics, in plain torch with the official module names, so that a randomly
-initialised instance can be saved in the official checkpoint format, converted
-with the tool and compared logit by logit with our classifier.
+The source model is ``mmsmlp.testing.OfficialSMLPNet``: this project's own
+re-implementation of the official ``sMLPNet`` (microsoft/SPACH
+``models/smlp.py``), written from its documented key layout and semantics
+with the official module names, not the official code itself. A randomly
+initialised instance is saved in the official checkpoint format, converted
+and compared logit by logit with our classifier. This catches a wrong key
+mapping, transposition or axis; a misreading of the official code that the
+re-implementation shares with the converter would go unnoticed.
 """
 import argparse
 import os
 import pathlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,12 +25,11 @@ from mmengine.runner import load_checkpoint
 from torch import nn
 
 import mmsmlp  # noqa: F401  (registers SMLPNet)
+from mmsmlp.converters import CheckpointError, convert_official_checkpoint
+from mmsmlp.testing import OfficialSMLPNet
 
 REPO = Path(__file__).parents[1]
-sys.path[:0] = [str(REPO), str(REPO / 'tools' / 'model_converters')]
-import smlpnet_official_to_mmpretrain as converter  # noqa: E402
-from benchmarks.official_smlpnet import OfficialSMLPNet  # noqa: E402
-
+CONVERTER = 'tools/model_converters/smlpnet_official_to_mmpretrain.py'
 ARCH = dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=3)
 IMG_SIZE = 64
 NUM_CLASSES = 10
@@ -95,8 +99,8 @@ def official_checkpoint(tmp_path):
     return path, model, ema_model
 
 
-def convert(src, dst, *extra):
-    converter.main([str(src), str(dst), *extra])
+def convert(src, dst, use_ema=False):
+    convert_official_checkpoint(str(src), str(dst), use_ema)
     return dst
 
 
@@ -105,8 +109,7 @@ def test_converted_model_matches_official_logits(tmp_path, official_checkpoint,
                                                  use_ema):
     src, model, ema_model = official_checkpoint
     official = ema_model if use_ema else model
-    dst = convert(src, tmp_path / 'converted.pth',
-                  *(['--ema'] if use_ema else []))
+    dst = convert(src, tmp_path / 'converted.pth', use_ema)
 
     ours = build_classifier(drop_path_rate=0.)
     load_checkpoint(ours, str(dst), strict=True)
@@ -199,8 +202,7 @@ class ShellCommand:
         return os.system, (self.command, )
 
 
-def test_untrusted_pickled_type_is_refused(tmp_path, official_checkpoint,
-                                           capsys):
+def test_untrusted_pickled_type_is_refused(tmp_path, official_checkpoint):
     src, model, _ = official_checkpoint
     marker = tmp_path / 'pwned'
     bad = tmp_path / 'malicious.pth'
@@ -208,7 +210,7 @@ def test_untrusted_pickled_type_is_refused(tmp_path, official_checkpoint,
         dict(model=model.state_dict(), hook=ShellCommand(f'touch {marker}')),
         bad)
 
-    with pytest.raises(SystemExit) as excinfo:
+    with pytest.raises(CheckpointError) as excinfo:
         convert(bad, tmp_path / 'out.pth')
 
     message = str(excinfo.value)
@@ -225,7 +227,7 @@ def test_unknown_type_is_named(tmp_path, official_checkpoint):
         dict(
             model=model.state_dict(),
             args=argparse.Namespace(output_dir=pathlib.PosixPath('out'))), bad)
-    with pytest.raises(SystemExit, match='PosixPath'):
+    with pytest.raises(CheckpointError, match='PosixPath'):
         convert(bad, tmp_path / 'out.pth')
 
 
@@ -236,8 +238,8 @@ def test_missing_ema_weights_is_an_error(tmp_path, official_checkpoint):
     # A bare state dict converts ...
     convert(plain, tmp_path / 'ok.pth')
     # ... but has no EMA weights to pick.
-    with pytest.raises(SystemExit, match="no 'model_ema' weights"):
-        convert(plain, tmp_path / 'out.pth', '--ema')
+    with pytest.raises(CheckpointError, match="no 'model_ema' weights"):
+        convert(plain, tmp_path / 'out.pth', use_ema=True)
 
 
 def test_foreign_keys_are_an_error(tmp_path, official_checkpoint):
@@ -246,5 +248,31 @@ def test_foreign_keys_are_an_error(tmp_path, official_checkpoint):
     weights['pos_embed'] = torch.zeros(1)
     bad = tmp_path / 'foreign.pth'
     torch.save(dict(model=weights), bad)
-    with pytest.raises(SystemExit, match='pos_embed'):
+    with pytest.raises(CheckpointError, match='pos_embed'):
         convert(bad, tmp_path / 'out.pth')
+
+
+def run_converter(*args):
+    return subprocess.run([sys.executable, CONVERTER, *map(str, args)],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True)
+
+
+def test_command_line_converts_and_reports_errors(tmp_path,
+                                                  official_checkpoint):
+    src, model, _ = official_checkpoint
+    dst = tmp_path / 'out' / 'converted.pth'
+    result = run_converter(src, dst, '--ema')
+    assert result.returncode == 0, result.stderr
+    assert "converted 'model_ema'" in result.stdout
+    assert f'{len(model.state_dict())} tensors' in result.stdout
+    assert torch.load(dst, weights_only=True)['meta']['weights'] == (
+        'model_ema')
+
+    plain = tmp_path / 'plain.pth'
+    torch.save(model.state_dict(), plain)
+    result = run_converter(plain, tmp_path / 'ema.pth', '--ema')
+    assert result.returncode == 1
+    assert "error: no 'model_ema' weights" in result.stderr
+    assert not (tmp_path / 'ema.pth').exists()

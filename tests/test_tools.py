@@ -1,11 +1,11 @@
 """End-to-end tests of tools/: distributed training with torchrun on the CPU
-(gloo, SyncBN), resuming a killed run, tools/test.py and the clear errors.
+(gloo, SyncBN), resuming a killed run, tools/test.py and the clear errors
+(GlooSyncBatchNorm itself: test_distributed.py).
 
 Everything runs the real scripts in subprocesses on a tiny mmpretrain
 classifier with an sMLPNet backbone and a few generated 32x32 images.
 """
 import os
-import os.path as osp
 import signal
 import socket
 import subprocess
@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import mmsmlp  # noqa: F401  (allow-lists mmengine checkpoints for torch.load)
+from mmsmlp.analysis.logs import collect_curves, load_scalar_records
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_ITERS = 6
@@ -268,61 +269,6 @@ def test_dist_train_two_processes_on_cpu(workspace):
     assert table.splitlines()[2].split()[:2] == ['tiny', 'accuracy/top1']
 
 
-def sync_bn_worker(rank, port, out_dir):
-    """One of two gloo processes: GlooSyncBatchNorm on half of a batch."""
-    sys.path.insert(0, str(REPO / 'tools'))
-    from _distributed import GlooSyncBatchNorm
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    torch.distributed.init_process_group('gloo', rank=rank, world_size=2)
-    inputs, weights = sync_bn_batch()
-    half = slice(3 * rank, 3 * rank + 3)
-    layer = torch.nn.SyncBatchNorm(3)
-    layer.__class__ = GlooSyncBatchNorm  # as CPUDistributedDataParallel does
-    inputs = inputs[half].requires_grad_()
-    outputs = layer(inputs)
-    (outputs * weights[half]).sum().backward()
-    torch.save(
-        dict(
-            outputs=outputs.detach(),
-            input_grad=inputs.grad,
-            weight_grad=layer.weight.grad,
-            running_mean=layer.running_mean,
-            running_var=layer.running_var), osp.join(out_dir, f'{rank}.pth'))
-    torch.distributed.destroy_process_group()
-
-
-def sync_bn_batch():
-    generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(6, 3, 4, 5, generator=generator) * 3 + 1
-    return inputs, torch.randn(6, 3, 4, 5, generator=generator)
-
-
-def test_gloo_sync_bn_equals_batch_norm_over_the_whole_batch(tmp_path):
-    """Two processes with half a batch each compute what BatchNorm computes
-    on the whole batch: outputs, input gradients, the summed weight
-    gradients and the running statistics."""
-    torch.multiprocessing.spawn(
-        sync_bn_worker, args=(free_port(), str(tmp_path)), nprocs=2)
-    halves = [torch.load(tmp_path / f'{rank}.pth') for rank in (0, 1)]
-
-    inputs, weights = sync_bn_batch()
-    inputs.requires_grad_()
-    layer = torch.nn.BatchNorm2d(3)
-    outputs = layer(inputs)
-    (outputs * weights).sum().backward()
-
-    def close(a, b):
-        return torch.allclose(a, b, atol=1e-5)
-
-    assert close(torch.cat([h['outputs'] for h in halves]), outputs)
-    assert close(torch.cat([h['input_grad'] for h in halves]), inputs.grad)
-    assert close(halves[0]['weight_grad'] + halves[1]['weight_grad'],
-                 layer.weight.grad)
-    for half in halves:
-        assert close(half['running_mean'], layer.running_mean)
-        assert close(half['running_var'], layer.running_var)
-
-
 def start_training(tmp_path, config, work_dir):
     """Start tools/train.py in the background, its output going to
     ``<work_dir>.log`` (a file: a pipe nobody reads could block it)."""
@@ -432,11 +378,10 @@ def test_resume_after_kill_matches_uninterrupted_run(workspace):
 
     # The loss curve of the work dir joins both runs and, after the resume,
     # follows the uninterrupted run's.
-    sys.path.insert(0, str(REPO / 'tools' / 'analysis_tools'))
-    from plot_curves import collect_curves, load_records
-    losses = collect_curves(load_records(str(interrupted)), ['loss'])['loss']
+    losses = collect_curves(load_scalar_records(str(interrupted)),
+                            ['loss'])['loss']
     reference_losses = collect_curves(
-        load_records(str(tmp_path / 'reference')), ['loss'])['loss']
+        load_scalar_records(str(tmp_path / 'reference')), ['loss'])['loss']
     assert [step for step, _ in losses] == list(range(1, TRAIN_ITERS + 1))
     assert losses[resume_at:] == reference_losses[resume_at:]
     run_tool(tmp_path, 'tools/analysis_tools/plot_curves.py', str(interrupted),

@@ -11,9 +11,10 @@ Examples::
 """
 import argparse
 
-from _toolkit import (add_common_args, add_prediction_dump, attach_pickle_dump,
-                      build_runner, check_file, enable_show_dir, enable_tta,
-                      export_local_rank, load_config)
+from mmsmlp.apis import (add_common_args, add_prediction_dump,
+                         attach_pickle_dump, build_runner, check_file,
+                         enable_show_dir, enable_tta, export_local_rank,
+                         load_config)
 
 
 def parse_args():
@@ -42,7 +43,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = load_config(args)
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
     check_file(args.checkpoint, 'Checkpoint')
     cfg.load_from = args.checkpoint
     if args.show_dir:

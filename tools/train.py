@@ -9,9 +9,9 @@ The toolkit is picked by the config's ``default_scope``. Examples::
 """
 import argparse
 
-from _toolkit import (add_common_args, build_runner, enable_amp,
-                      enable_auto_scale_lr, export_local_rank, load_config,
-                      set_resume)
+from mmsmlp.apis import (add_common_args, build_runner, enable_amp,
+                         enable_auto_scale_lr, export_local_rank, load_config,
+                         set_resume)
 
 
 def parse_args():
@@ -42,7 +42,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = load_config(args)
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
     if args.amp:
         enable_amp(cfg)
     if args.auto_scale_lr:

@@ -22,7 +22,7 @@ and its inter-quartile range, images/s and the ratio to the first model
 ``--amp-dtype`` to choose) and ``--compile`` a ``torch.compile`` variant; in
 inference their outputs are compared with the fp32 eager model's, as is the
 official-style sMLPNet's (``official-smlpnet-*``, built from
-``benchmarks/official_smlpnet.py``) with the weights of the ``smlpnet-*``
+``mmsmlp/testing/official_smlpnet.py``) with the weights of the ``smlpnet-*``
 model in the same run.
 
 ``--profile N`` then profiles one more step of every model with
@@ -55,14 +55,8 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # get_flops
-# The repository root, for the official-style model in benchmarks/.
-sys.path.insert(0,
-                osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from benchmarks.official_smlpnet import (
-    OfficialSMLPNet,  # noqa: E402
-    copy_weights_from_smlpnet)
-from get_flops import build_model, tensor_forward  # noqa: E402
+from mmsmlp.apis import build_model, tensor_forward
+from mmsmlp.testing import OfficialSMLPNet, copy_weights_from_smlpnet
 
 MODES = ('inference', 'train')
 SMLPNET_ARCHS = dict(t='tiny', s='small', b='base')

@@ -19,30 +19,21 @@ and convolutions at the ATen dispatch level, so batched and broadcast
 Multiply-adds are FLOPs / 2 of the counted operators. Normalisations,
 activations, additions and other element-wise operators are not counted (as
 in the sMLPNet, Swin and ConvNeXt papers); the script lists every operator
-that ran without being counted, so nothing is left out silently.
+that ran without being counted, so nothing is left out silently (see
+``mmsmlp.analysis.flops``).
 """
 import argparse
-import os.path as osp
-import sys
-from collections import Counter
-from typing import Callable, Dict, List, Tuple
+from typing import List, Tuple
 
 import torch
-import torch.nn as nn
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import FlopCounterMode
+from mmengine.config import DictAction
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _toolkit import check_file, import_toolkit  # noqa: E402
+from mmsmlp.analysis import count_flops, flops_table, num_params
+from mmsmlp.apis import build_model, load_config, tensor_forward
 
 # Input size when --shape is not given: each toolkit's usual test size.
 DEFAULT_SHAPES = dict(
     mmpretrain=(224, 224), mmseg=(512, 512), mmdet=(800, 1333))
-# Views that the schema does not mark as such (reshape of a contiguous
-# tensor, detach).
-FREE_OPS = (torch.ops.aten._unsafe_view, torch.ops.aten.detach)
 COUNTED_PARTS = dict(
     mmpretrain="model(inputs, mode='tensor'): backbone + neck + head",
     mmseg="model(inputs, mode='tensor'): backbone + neck + decode head",
@@ -50,7 +41,7 @@ COUNTED_PARTS = dict(
     'RPN head (with proposal post-processing) + RoI heads')
 
 
-def parse_args(argv=None):
+def parse_args():
     parser = argparse.ArgumentParser(
         description='Parameters and multiply-adds of a model, per backbone '
         'stage and in total')
@@ -66,19 +57,7 @@ def parse_args(argv=None):
         nargs='+',
         action=DictAction,
         help='override settings of the config, as key=value pairs')
-    return parser.parse_args(argv)
-
-
-class OperatorRecorder(TorchDispatchMode):
-    """Records every ATen operator that runs, with its number of calls."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.calls[func] += 1
-        return func(*args, **(kwargs or {}))
+    return parser.parse_args()
 
 
 def input_shape(shape: List[int], scope: str) -> Tuple[int, int]:
@@ -89,135 +68,15 @@ def input_shape(shape: List[int], scope: str) -> Tuple[int, int]:
     return (shape[0], shape[0]) if len(shape) == 1 else tuple(shape)
 
 
-def build_model(cfg: Config) -> nn.Module:
-    """The model of the config, built by its toolkit's registry."""
-    import_toolkit(cfg, cfg.filename)
-    init_default_scope(cfg.default_scope)
-    from mmengine.registry import MODELS
-    model = MODELS.build(cfg.model)
-    return model.eval()
-
-
-def tensor_forward(model: nn.Module, scope: str,
-                   inputs: torch.Tensor) -> Callable[[], object]:
-    """A call of the model's ``mode='tensor'`` forward on ``inputs``."""
-    if scope != 'mmdet':
-        return lambda: model(inputs, mode='tensor')
-    from mmdet.structures import DetDataSample
-    shape = tuple(inputs.shape[-2:])
-    samples = [
-        DetDataSample(
-            metainfo=dict(
-                img_shape=shape,
-                ori_shape=shape,
-                pad_shape=shape,
-                batch_input_shape=shape,
-                scale_factor=(1., 1.))) for _ in range(len(inputs))
-    ]
-    return lambda: model(inputs, samples, mode='tensor')
-
-
-def inplace_addmm_flop(self_shape, a_shape, b_shape, *args, **kwargs) -> int:
-    """FLOPs of ``self.addmm_(a, b)``: (m, k) @ (k, n)."""
-    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
-
-
-def inplace_baddbmm_flop(self_shape, a_shape, b_shape, *args,
-                         **kwargs) -> int:
-    """FLOPs of ``self.baddbmm_(a, b)``: (bs, m, k) @ (bs, k, n)."""
-    return 2 * a_shape[0] * a_shape[1] * a_shape[2] * b_shape[2]
-
-
-# FlopCounterMode has formulas for addmm and baddbmm but not for their
-# in-place forms, which accumulate a matmul onto an existing tensor.
-INPLACE_GEMM_FLOPS = {
-    torch.ops.aten.addmm_: inplace_addmm_flop,
-    torch.ops.aten.baddbmm_: inplace_baddbmm_flop,
-}
-
-
-def count(run: Callable[[], object]) -> Tuple[FlopCounterMode, Counter]:
-    """Run once, counting FLOPs per module and the operators not counted."""
-    flop_counter = FlopCounterMode(
-        display=False, custom_mapping=INPLACE_GEMM_FLOPS)
-    recorder = OperatorRecorder()
-    with torch.no_grad(), flop_counter, recorder:
-        run()
-    uncounted = Counter()
-    for op, calls in recorder.calls.items():
-        # Views only reinterpret memory; they have no arithmetic to count.
-        if (op.is_view or op.overloadpacket in FREE_OPS
-                or op.overloadpacket in flop_counter.flop_registry):
-            continue
-        uncounted[str(op.overloadpacket)] += calls
-    return flop_counter, uncounted
-
-
-def backbone_rows(model: nn.Module) -> List[Tuple[str, nn.Module]]:
-    """Each stage (child) of the backbone, then the whole backbone."""
-    if not hasattr(model, 'backbone'):
-        return []
-    rows = []
-    for name, child in model.backbone.named_children():
-        # Stages are usually held in a ModuleList, which never runs itself:
-        # list its members.
-        members = (
-            child.named_children()
-            if isinstance(child, nn.ModuleList) else [('', child)])
-        for member_name, member in members:
-            rows.append(
-                ('.'.join(filter(None,
-                                 ['backbone', name, member_name])), member))
-    return rows + [('backbone', model.backbone)]
-
-
-def params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def format_table(model: nn.Module, flop_counts: Dict[str, Dict[object,
-                                                               int]]) -> str:
-    """Per backbone stage, the backbone, the rest and the total.
-
-    The rest (necks, heads) is one row, the total minus the backbone: mmseg
-    and mmdet call ``decode_head.forward`` and ``roi_head.forward``
-    directly, bypassing the module hooks FlopCounterMode attributes FLOPs
-    with, so per-head counts would be wrong.
-    """
-    root = type(model).__name__
-
-    def macs(name: str) -> int:
-        key = f'{root}.{name}' if name else 'Global'
-        return sum(flop_counts.get(key, {}).values()) // 2
-
-    def line(name: str, num_params: int, num_macs: int) -> str:
-        return f'{name:<28}{num_params:>14,}{num_macs:>18,}'
-
-    lines = [f'{"module":<28}{"params":>14}{"multiply-adds":>18}']
-    for name, module in backbone_rows(model):
-        if params(module) or macs(name):
-            lines.append(line(name, params(module), macs(name)))
-    if hasattr(model, 'backbone'):
-        lines.append(
-            line('rest (neck, heads)',
-                 params(model) - params(model.backbone),
-                 macs('') - macs('backbone')))
-    lines.append(line('total', params(model), macs('')))
-    return '\n'.join(lines)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    check_file(args.config, 'Config file')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+def main():
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options)
     model = build_model(cfg)
     scope = cfg.default_scope
     shape = input_shape(args.shape, scope)
     inputs = torch.randn(
         1, 3, *shape, generator=torch.Generator().manual_seed(0))
-    flop_counter, uncounted = count(tensor_forward(model, scope, inputs))
+    flop_counter, uncounted = count_flops(tensor_forward(model, scope, inputs))
     total_macs = flop_counter.get_total_flops() // 2
 
     print(f'Config: {args.config}')
@@ -227,9 +86,9 @@ def main(argv=None):
     print('Multiply-adds: FLOPs / 2 of ' + ', '.join(
         sorted(str(op) for op in flop_counter.get_flop_counts()['Global'])))
     print()
-    print(format_table(model, flop_counter.get_flop_counts()))
+    print(flops_table(model, flop_counter.get_flop_counts()))
     print()
-    print(f'Params: {params(model) / 1e6:.1f}M   '
+    print(f'Params: {num_params(model) / 1e6:.1f}M   '
           f'Multiply-adds: {total_macs / 1e9:.1f}G')
     print('Not counted (ran without a FLOP formula; calls): ' +
           ', '.join(f'{op} x{calls}'

@@ -10,10 +10,8 @@ panel per key::
         --keys loss accuracy/top1 --out curves.png
 """
 import argparse
-import os.path as osp
 import sys
-from collections import defaultdict
-from typing import Dict, List, Tuple
+from typing import List
 
 import matplotlib
 
@@ -21,7 +19,8 @@ matplotlib.use('Agg')  # draw to files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from log_utils import read_json_lines, scalar_logs  # noqa: E402
+from mmsmlp.analysis.logs import (collect_curves,  # noqa: E402
+                                  load_scalar_records)
 
 
 def parse_args():
@@ -41,35 +40,6 @@ def parse_args():
         '--out', default='curves.png', help='image file to write (png, pdf)')
     parser.add_argument('--title', help='title of the figure')
     return parser.parse_args()
-
-
-def load_records(log: str) -> List[dict]:
-    """The scalar records of a work dir (all its runs) or of one file."""
-    if osp.isdir(log):
-        files = scalar_logs(log)
-    elif osp.isfile(log):
-        files = [log]
-    else:
-        raise FileNotFoundError(f'No work dir or json log at {log!r}')
-    return [record for path in files for record in read_json_lines(path)]
-
-
-def collect_curves(records: List[dict],
-                   keys: List[str]) -> Dict[str, List[Tuple[int, float]]]:
-    """``{key: [(step, value), ...]}`` sorted by step. A step logged twice
-    (a resumed run repeating iterations) keeps its latest value."""
-    curves = defaultdict(dict)
-    for record in records:
-        for key in keys:
-            if key in record:
-                curves[key][record['step']] = record[key]
-    missing = [key for key in keys if key not in curves]
-    if missing:
-        available = sorted({key
-                            for record in records
-                            for key in record} - {'step', 'epoch', 'iter'})
-        raise KeyError(f'{missing} not in the log; it has: {available}')
-    return {key: sorted(points.items()) for key, points in curves.items()}
 
 
 def step_unit(records: List[dict], key: str) -> str:
@@ -107,7 +77,7 @@ def plot(curves, records, out: str, title: str = None) -> None:
 def main():
     args = parse_args()
     try:
-        records = load_records(args.log)
+        records = load_scalar_records(args.log)
         curves = collect_curves(records, args.keys)
     except (FileNotFoundError, KeyError) as error:
         sys.exit(f'plot_curves: {error}')

@@ -13,19 +13,21 @@ token-mixing multiply-adds are analytic, per image, summed over all blocks of
 the sMLPNet variant (``--arch``) on grids of side ceil(size / stride):
 sMLP mixes each of the H*W*C values along its row and its column,
 ``HW(H+W)C``; a dense MLP-Mixer token-mixing layer on the same grid would
-mix all tokens with each other, ``(HW)^2 C``.
+mix all tokens with each other, ``(HW)^2 C``
+(``mmsmlp.analysis.token_mixing_macs``).
 """
 import argparse
 import json
 import math
 import os.path as osp
-from typing import List, Tuple
+from typing import List
 
 import matplotlib
 
 matplotlib.use('Agg')  # draw to files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from mmsmlp.analysis import token_mixing_macs  # noqa: E402
 from mmsmlp.models import SMLPNet  # noqa: E402
 
 
@@ -42,20 +44,6 @@ def parse_args():
         help='sMLPNet variant of the analytic MAC counts')
     parser.add_argument('--out', default='scaling.png', help='image file')
     return parser.parse_args()
-
-
-def token_mixing_macs(arch: str, shape: Tuple[int, int]) -> Tuple[int, int]:
-    """Multiply-adds per image of all sMLP token-mixing layers, and of dense
-    MLP-Mixer token mixing on the same grids."""
-    variant = SMLPNet.arch_zoo[arch]
-    smlp = dense = 0
-    for i, depth in enumerate(variant['depths']):
-        stride = 4 * 2**i
-        h, w = (math.ceil(s / stride) for s in shape)
-        channels = variant['embed_dims'] * 2**i
-        smlp += depth * h * w * (h + w) * channels
-        dense += depth * (h * w)**2 * channels
-    return smlp, dense
 
 
 def scaling_rows(results: List[dict], model: str, arch: str) -> List[dict]:

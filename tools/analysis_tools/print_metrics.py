@@ -10,7 +10,7 @@ tools/test.py leaves in ``WORK_DIR/<timestamp>/<timestamp>.json``.
 import argparse
 import sys
 
-from log_utils import test_metrics
+from mmsmlp.analysis.logs import test_metrics
 
 # The headline metrics of the toolkits' evaluators, in table order.
 HEADLINE_METRICS = ('accuracy/top1', 'coco/bbox_mAP', 'coco/segm_mAP', 'mIoU')

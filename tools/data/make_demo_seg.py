@@ -1,18 +1,8 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
-"""Draw a small semantic-segmentation dataset in the standard mmseg layout.
-
-Every image shows a few flat discs, rectangles and triangles over a noisy
-colour gradient. Each class has its own band of hues (discs reddish,
-rectangles greenish, triangles bluish; random saturation and brightness) that
-the background can also take, so a pixel's class follows from its colour,
-texture and the shape of its region together. The output is::
-
-    OUT/img_dir/{train,val}/XXXXX.jpg   RGB images
-    OUT/ann_dir/{train,val}/XXXXX.png   uint8 label maps (values in CLASSES)
-
-which ``mmseg.datasets.BaseSegDataset`` reads with ``img_suffix='.jpg'``,
-``seg_map_suffix='.png'`` and ``reduce_zero_label=False``. The same ``--seed``
-always gives the same files.
+"""Draw the demo semantic-segmentation dataset in the standard mmseg layout
+(``OUT/img_dir/{train,val}/*.jpg``, ``OUT/ann_dir/{train,val}/*.png``; see
+``mmsmlp.datasets.demo.segmentation``). The same ``--seed`` always gives the
+same files.
 
 Example::
 
@@ -20,19 +10,11 @@ Example::
 """
 import argparse
 import os.path as osp
-from pathlib import Path
 
-import cv2
-import numpy as np
-
-# Label value of each class in the PNG maps (index = value).
-CLASSES = ('background', 'disc', 'rectangle', 'triangle')
-# Centre of each foreground class's hue band, in degrees.
-CLASS_HUES = {'disc': 0, 'rectangle': 120, 'triangle': 240}
-HUE_SPREAD = 30
+from mmsmlp.datasets.demo.segmentation import CLASSES, draw_dataset
 
 
-def parse_args(argv=None):
+def parse_args():
     parser = argparse.ArgumentParser(
         description='Draw a demo semantic-segmentation dataset')
     parser.add_argument(
@@ -46,96 +28,13 @@ def parse_args(argv=None):
         '--size', type=int, default=128, help='side of the square images')
     parser.add_argument(
         '--max-shapes', type=int, default=4, help='most shapes per image')
-    args = parser.parse_args(argv)
-    for name in ('num_train', 'num_val', 'max_shapes'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name.replace("_", "-")} must be >= 1')
-    if args.size < 32:
-        parser.error('--size must be >= 32 (the backbone needs >= 32 px)')
-    return args
+    return parser.parse_args()
 
 
-def draw_background(rng, size):
-    """A smooth random colour gradient with pixel noise (the shapes are
-    flat)."""
-    corners = rng.uniform(0, 255, size=(2, 2, 3)).astype(np.float32)
-    background = cv2.resize(
-        corners, (size, size), interpolation=cv2.INTER_LINEAR)
-    noise = rng.normal(0, 12, size=(size, size, 3))
-    return np.clip(background + noise, 0, 255).astype(np.uint8)
-
-
-def class_color(rng, label):
-    """An RGB colour from the hue band of class ``label``."""
-    hue = CLASS_HUES[CLASSES[label]] + rng.uniform(-HUE_SPREAD, HUE_SPREAD)
-    hsv = np.array([[[(hue % 360) / 2,
-                      rng.uniform(120, 255),
-                      rng.uniform(100, 255)]]]).astype(np.uint8)
-    return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
-
-
-def shape_polygon(rng, label, center, radius):
-    """The outline of one rectangle or triangle as an int32 point array."""
-    if label == CLASSES.index('rectangle'):
-        half_w, half_h = radius * rng.uniform(0.6, 1.0, size=2)
-        points = [(-half_w, -half_h), (half_w, -half_h), (half_w, half_h),
-                  (-half_w, half_h)]
-    else:
-        angles = rng.uniform(0, 2 * np.pi) + np.array([0, 2, 4]) * np.pi / 3
-        points = np.stack([np.cos(angles), np.sin(angles)], axis=1) * radius
-    return np.round(np.asarray(points) + center).astype(np.int32)
-
-
-def draw_shape(canvas, label, center, radius, polygon, value):
-    """Fill one shape with ``value`` (a colour or a label) in place."""
-    if label == CLASSES.index('disc'):
-        cv2.circle(
-            canvas,
-            tuple(int(c) for c in np.round(center)),
-            int(round(radius)),
-            value,
-            thickness=-1)
-    else:
-        cv2.fillPoly(canvas, [polygon], value)
-
-
-def draw_sample(rng, size, max_shapes):
-    """One image and its label map; later shapes occlude earlier ones in
-    both."""
-    image = draw_background(rng, size)
-    label_map = np.zeros((size, size), dtype=np.uint8)
-    for _ in range(rng.integers(1, max_shapes + 1)):
-        label = int(rng.integers(1, len(CLASSES)))
-        radius = rng.uniform(0.1, 0.25) * size
-        center = rng.uniform(radius, size - radius, size=2)
-        color = class_color(rng, label)
-        polygon = (None if label == CLASSES.index('disc') else shape_polygon(
-            rng, label, center, radius))
-        draw_shape(image, label, center, radius, polygon, color)
-        draw_shape(label_map, label, center, radius, polygon, label)
-    return image, label_map
-
-
-def write_split(rng, out, split, num_images, size, max_shapes):
-    img_dir = Path(out, 'img_dir', split)
-    ann_dir = Path(out, 'ann_dir', split)
-    img_dir.mkdir(parents=True, exist_ok=True)
-    ann_dir.mkdir(parents=True, exist_ok=True)
-    for index in range(num_images):
-        image, label_map = draw_sample(rng, size, max_shapes)
-        name = f'{index:05d}'
-        # The arrays are RGB; OpenCV writes BGR.
-        cv2.imwrite(str(img_dir / f'{name}.jpg'), image[..., ::-1])
-        cv2.imwrite(str(ann_dir / f'{name}.png'), label_map)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    rng = np.random.default_rng(args.seed)
-    for split, num_images in (('train', args.num_train), ('val',
-                                                          args.num_val)):
-        write_split(rng, args.out, split, num_images, args.size,
-                    args.max_shapes)
+def main():
+    args = parse_args()
+    draw_dataset(args.out, args.seed, args.num_train, args.num_val, args.size,
+                 args.max_shapes)
     print(f'wrote {args.num_train} train and {args.num_val} val images '
           f'({args.size}x{args.size}, classes {CLASSES}) to '
           f'{osp.abspath(args.out)}')

@@ -1,6 +1,7 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
 """sMLPNet computed the way the official code (microsoft/SPACH,
-``models/smlp.py``) computes it, as the baseline of the speed benchmarks.
+``models/smlp.py``) computes it: the baseline of the speed benchmarks and the
+source model of the converter tests.
 
 Features stay NCHW; every sMLP module permutes its input so that the mixed
 axis becomes the channel axis of a ``Conv2d(N, N, 1)`` (``proj_h`` mixes W,
@@ -13,8 +14,13 @@ be timed and compared as backbones.
 
 :func:`copy_weights_from_smlpnet` loads the weights of an mmsmlp
 ``SMLPNet`` (at its reference ``img_size``), so outputs can be checked to
-match in the same run. This file is a benchmark baseline, not part of the
-package.
+match in the same run.
+
+This is this project's own re-implementation, written from the official
+code's key layout and semantics (see ``docs/benchmark.md``), not the official
+code itself: tests against it check that our model, our converter and it
+agree, which catches a wrong key mapping or axis but not a misreading of the
+official code shared by both.
 """
 from typing import Tuple
 

@@ -1,15 +1,13 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
-"""What tools/train.py and tools/test.py share.
+"""The command-line options of ``tools/train.py`` and ``tools/test.py`` and
+what each one changes in a config.
 
-One config file can belong to mmpretrain, mmdet or mmseg; its ``default_scope``
-names the toolkit. This module loads such a config with clear errors, applies
-the command-line options every OpenMMLab tool has (distributed runs are set
-up by ``_distributed``) and keeps the few places where the toolkits differ
-(``--out``, ``--show-dir``, ``--tta``) in small per-toolkit functions.
+Most options mean the same in the three toolkits; where they differ
+(``--out``, ``--show-dir``, ``--tta``), small per-toolkit branches keep the
+difference in one place.
 """
 import argparse
 import copy
-import importlib
 import logging
 import os
 import os.path as osp
@@ -17,12 +15,9 @@ import warnings
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
-import mmsmlp  # noqa: F401  registers SMLPNet; allow-lists checkpoint classes
-from _distributed import configure_distributed
+from .toolkit import check_file
 
-SUPPORTED_SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 # Used by ``--tta`` when a config defines no ``tta_model`` of its own.
@@ -68,66 +63,8 @@ def export_local_rank(args: argparse.Namespace) -> None:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
 
-def check_file(path: str, what: str) -> None:
-    """Fail early, naming the missing file, instead of deep inside a run.
-
-    Remote checkpoints (``http(s)://``, ``s3://``...) are left to mmengine.
-    """
-    if '://' in path:
-        return
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{what} not found: {path!r} (from {os.getcwd()}). Check the '
-            'path; relative paths are taken from the current directory.')
-
-
-def load_config(args: argparse.Namespace) -> Config:
-    """Load the config, apply ``--cfg-options``, ``--launcher`` and
-    ``--work-dir`` and import the toolkit its ``default_scope`` names."""
-    check_file(args.config, 'Config file')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    import_toolkit(cfg, args.config)
-    # work_dir priority: command line > config > config file name.
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    configure_distributed(cfg, args.cfg_options or {})
-    return cfg
-
-
-def import_toolkit(cfg: Config, config_path: str) -> None:
-    """Import the toolkit named by ``cfg.default_scope`` and register its
-    modules, so that every ``type`` in the config resolves."""
-    scope = cfg.get('default_scope', None)
-    if scope not in SUPPORTED_SCOPES:
-        raise ValueError(
-            f'{config_path} has default_scope={scope!r}; these tools run '
-            f'configs of {", ".join(SUPPORTED_SCOPES)}. Inherit the '
-            "toolkit's default runtime (e.g. _base_ = "
-            "['mmdet::_base_/default_runtime.py']) or set default_scope.")
-    try:
-        utils = importlib.import_module(f'{scope}.utils')
-    except ImportError as error:
-        raise ImportError(
-            f'{config_path} is a {scope} config but {scope} cannot be '
-            f'imported ({error}); install it with `bash tools/install.sh`.'
-        ) from error
-    # The runner sets the default scope itself from the config.
-    utils.register_all_modules(init_default_scope=False)
-
-
-def build_runner(cfg: Config):
-    """Build the mmengine Runner, or the runner the config names in
-    ``runner_type`` from the toolkit's registry."""
-    if 'runner_type' in cfg:
-        registry = importlib.import_module(f'{cfg.default_scope}.registry')
-        return registry.RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+# ---------------------------------------------------------------------------
+# Training options.
 
 
 def enable_amp(cfg: Config) -> None:
@@ -170,7 +107,7 @@ def set_resume(cfg: Config, resume: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Test-time options: where the toolkits differ.
+# Test options: where the toolkits differ.
 
 
 def enable_show_dir(cfg: Config, show_dir: str) -> None:

@@ -4,8 +4,10 @@
 mmengine 0.10 assumes GPUs in three places: ``init_dist`` calls
 ``torch.cuda.set_device``, the runner wraps the model in DDP with
 ``device_ids=[LOCAL_RANK]`` (DDP rejects device ids for CPU modules) and
-``torch.nn.SyncBatchNorm`` only runs on accelerators. Without GPUs this module
-starts the gloo process group itself and wraps the model in
+``torch.nn.SyncBatchNorm`` only runs on accelerators. Without GPUs,
+:func:`configure_distributed` (called by ``tools/train.py`` and
+``tools/test.py`` through :func:`mmsmlp.apis.load_config`) starts the gloo
+process group itself and wraps the model in
 :class:`CPUDistributedDataParallel`, whose SyncBN layers synchronise their
 batch statistics through gloo.
 """

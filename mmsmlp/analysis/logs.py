@@ -5,12 +5,15 @@ Every run of the runner gets a directory ``<work_dir>/<timestamp>/``.
 Training runs log their scalars (losses, learning rate, validation metrics)
 to ``vis_data/scalars.json``; test runs write their metrics to
 ``<timestamp>.json``. Both hold one json record a line.
+``tools/analysis_tools/plot_curves.py`` and ``print_metrics.py`` read them
+with these functions.
 """
 import json
 import os
 import os.path as osp
 import re
-from typing import List
+from collections import defaultdict
+from typing import Dict, List, Tuple
 
 RUN_DIR_NAME = re.compile(r'^\d{8}_\d{6}$')
 
@@ -53,3 +56,32 @@ def test_metrics(work_dir: str) -> dict:
     raise FileNotFoundError(
         f'{work_dir!r} holds no test metrics (<timestamp>/<timestamp>.json); '
         'run tools/test.py with --work-dir pointing there.')
+
+
+def load_scalar_records(log: str) -> List[dict]:
+    """The scalar records of a work dir (all its runs) or of one file."""
+    if osp.isdir(log):
+        files = scalar_logs(log)
+    elif osp.isfile(log):
+        files = [log]
+    else:
+        raise FileNotFoundError(f'No work dir or json log at {log!r}')
+    return [record for path in files for record in read_json_lines(path)]
+
+
+def collect_curves(records: List[dict],
+                   keys: List[str]) -> Dict[str, List[Tuple[int, float]]]:
+    """``{key: [(step, value), ...]}`` sorted by step. A step logged twice
+    (a resumed run repeating iterations) keeps its latest value."""
+    curves = defaultdict(dict)
+    for record in records:
+        for key in keys:
+            if key in record:
+                curves[key][record['step']] = record[key]
+    missing = [key for key in keys if key not in curves]
+    if missing:
+        available = sorted({key
+                            for record in records
+                            for key in record} - {'step', 'epoch', 'iter'})
+        raise KeyError(f'{missing} not in the log; it has: {available}')
+    return {key: sorted(points.items()) for key, points in curves.items()}

@@ -1,0 +1,1 @@
+# Copyright (c) mmsmlp contributors. All rights reserved.

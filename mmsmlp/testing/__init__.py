@@ -1,0 +1,7 @@
+# Copyright (c) mmsmlp contributors. All rights reserved.
+from .official_smlpnet import (OfficialSMLPNet, copy_weights_from_smlpnet,
+                               official_from_smlpnet)
+
+__all__ = [
+    'OfficialSMLPNet', 'copy_weights_from_smlpnet', 'official_from_smlpnet'
+]
