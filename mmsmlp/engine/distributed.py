@@ -12,6 +12,7 @@ process group itself and wraps the model in
 batch statistics through gloo.
 """
 import datetime
+from typing import Callable, Tuple
 
 import torch
 import torch.distributed as torch_dist
@@ -95,6 +96,33 @@ class AllReduceSum(torch.autograd.Function):
         return grad, None
 
 
+def batch_statistics(
+    input: torch.Tensor, all_reduce: Callable[[torch.Tensor], torch.Tensor]
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-channel mean and biased variance of ``input`` (N, C, ...) over the
+    batches of all processes, and the number of values per channel they
+    come from, all in fp32 whatever the input dtype (a bf16 count is exact
+    only up to 256).
+
+    ``all_reduce`` sums a tensor over the processes. The variance is
+    E[x^2] - E[x]^2, which rounding can make slightly negative when it is
+    tiny against the squared mean; it is clamped at 0.
+    """
+    values = input.float()
+    num_channels = values.size(1)
+    reduce_dims = [0] + list(range(2, values.dim()))
+    count = values.new_tensor([values.numel() // num_channels])
+    stats = all_reduce(
+        torch.cat([
+            values.sum(reduce_dims), (values * values).sum(reduce_dims),
+            count
+        ]))
+    sums, squares, total = stats.split([num_channels, num_channels, 1])
+    mean = sums / total
+    var = (squares / total - mean * mean).clamp(min=0)
+    return mean, var, total
+
+
 class GlooSyncBatchNorm(_BatchNorm):
     """SyncBN for CPU processes: batch statistics synchronised over gloo.
 
@@ -104,8 +132,10 @@ class GlooSyncBatchNorm(_BatchNorm):
     differentiable all-reduce, so every process normalises with the
     statistics of the global batch, its gradients include the other
     processes' contributions and all processes keep the same running
-    statistics, as SyncBN does on GPUs. It is not an ``nn.SyncBatchNorm``
-    subclass because DDP rejects those in CPU modules.
+    statistics, as SyncBN does on GPUs. Statistics and normalisation are
+    computed in fp32 (also under autocast) and the output is cast back to
+    the input dtype. It is not an ``nn.SyncBatchNorm`` subclass because DDP
+    rejects those in CPU modules.
     """
 
     def _check_input_dim(self, input: torch.Tensor) -> None:
@@ -118,25 +148,18 @@ class GlooSyncBatchNorm(_BatchNorm):
                 and torch_dist.get_world_size(self.process_group) > 1):
             return super().forward(input)
         self._check_input_dim(input)
-        num_channels = input.size(1)
-        reduce_dims = [0] + list(range(2, input.dim()))
-        count = input.new_tensor([input.numel() // num_channels])
-        stats = torch.cat(
-            [input.sum(reduce_dims), (input * input).sum(reduce_dims), count])
-        stats = AllReduceSum.apply(
-            stats, self.process_group or torch_dist.group.WORLD)
-        total = stats[-1]
-        mean = stats[:num_channels] / total
-        var = stats[num_channels:2 * num_channels] / total - mean * mean
+        group = self.process_group or torch_dist.group.WORLD
+        mean, var, total = batch_statistics(
+            input, lambda stats: AllReduceSum.apply(stats, group))
         if self.track_running_stats:
             self._update_running_stats(mean.detach(), var.detach(), total)
 
-        shape = [1, num_channels] + [1] * (input.dim() - 2)
-        output = (input -
-                  mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        shape = [1, input.size(1)] + [1] * (input.dim() - 2)
+        output = (input.float() - mean.view(shape)) * torch.rsqrt(
+            var.view(shape) + self.eps)
         if self.affine:
             output = output * self.weight.view(shape) + self.bias.view(shape)
-        return output
+        return output.to(input.dtype)
 
     @torch.no_grad()
     def _update_running_stats(self, mean, var, total):
