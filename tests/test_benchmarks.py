@@ -112,6 +112,7 @@ def test_benchmark_runs_end_to_end(tmp_path):
                      '--shapes', '64', '96x64', '--batch-size', '2',
                      '--warmup', '0', '--repeats', '1', '--amp', '--profile',
                      '3', '--json', str(results_file))
+    assert 'allocator: ' in out.splitlines()[0]  # the settings header
     assert 'inference, 96x64, batch 2' in out
     assert out.count('operators with the most self time') == 4
     assert 'aten::' in out
@@ -142,6 +143,7 @@ def test_allocation_cost_script_prints_every_measurement():
     out = run_script('tools/analysis_tools/allocation_cost.py', '--tokens',
                      '64', '--channels', '8', '--repeats', '1')
     assert 'hidden layer 64 x 24 float32' in out
+    assert 'allocator: ' in out
     for row in ('fill a new tensor', 'fill a reused tensor', 'fc1 GEMM',
                 'GELU into a new tensor', 'GELU in place'):
         assert row in out

@@ -15,6 +15,7 @@ from mmsmlp.apis import (add_common_args, add_prediction_dump,
                          attach_pickle_dump, build_runner, check_file,
                          enable_show_dir, enable_tta, export_local_rank,
                          load_config)
+from mmsmlp.utils import tune_malloc
 
 
 def parse_args():
@@ -42,6 +43,7 @@ def parse_args():
 
 
 def main():
+    tune_malloc()
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)

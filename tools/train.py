@@ -12,6 +12,7 @@ import argparse
 from mmsmlp.apis import (add_common_args, build_runner, enable_amp,
                          enable_auto_scale_lr, export_local_rank, load_config,
                          set_resume)
+from mmsmlp.utils import tune_malloc
 
 
 def parse_args():
@@ -41,6 +42,7 @@ def parse_args():
 
 
 def main():
+    tune_malloc()
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)

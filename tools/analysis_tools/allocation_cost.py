@@ -1,18 +1,21 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
-"""What a fresh large tensor costs on the CPU, next to the work done on it.
+"""What a fresh large tensor costs on the CPU, next to the work done on it,
+under the allocator setting the tools use.
 
-    python benchmarks/allocation_cost.py [--tokens 100352] [--channels 80]
-        [--alpha 3] [--repeats 7]
+    python tools/analysis_tools/allocation_cost.py [--tokens 100352] \
+        [--channels 80] [--alpha 3] [--repeats 7]
+    MMSMLP_TUNE_MALLOC=0 python tools/analysis_tools/allocation_cost.py
 
 The defaults are sMLPNet-T's first-stage channel MLP at 224x224, batch 32:
 ``tokens`` x ``channels`` features and an ``alpha`` times wider hidden layer.
 For the hidden layer, the script times (median of ``--repeats``, ms) filling a
 newly allocated tensor against filling one allocated once, the fc1 GEMM into
-a reused output, and GELU into a new tensor against GELU in place. glibc
-serves blocks above its mmap threshold (at most 32 MiB) with a new mapping,
-which the kernel page-faults in on first touch; the difference between the
-first two numbers is that cost. It is why ``ChannelMLP`` and ``SMLPBlock``
-work in chunks of tokens on the CPU (see ``mmsmlp/models/backbones``).
+a reused output, and GELU into a new tensor against GELU in place. glibc's
+default allocator serves blocks above its mmap threshold (at most 32 MiB)
+with a new mapping, which the kernel page-faults in on first touch; the
+difference between the first two numbers is that cost. The script tunes the
+allocator as ``tools/train.py`` does (``mmsmlp.utils.tune_malloc``) and
+prints the setting; ``MMSMLP_TUNE_MALLOC=0`` shows glibc's default.
 """
 import argparse
 import statistics
@@ -21,6 +24,8 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from mmsmlp.utils import tune_malloc
 
 
 def median_ms(run: Callable[[], object], repeats: int) -> float:
@@ -34,6 +39,7 @@ def median_ms(run: Callable[[], object], repeats: int) -> float:
 
 
 def main():
+    allocator = tune_malloc()
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--tokens', type=int, default=32 * 56 * 56)
     parser.add_argument('--channels', type=int, default=80)
@@ -57,7 +63,8 @@ def main():
         ]
         print(f'hidden layer {shape[0]} x {shape[1]} float32 '
               f'({hidden.numel() * 4 / 2**20:.0f} MiB), '
-              f'{torch.get_num_threads()} threads, median of {args.repeats}:')
+              f'{torch.get_num_threads()} threads, allocator: {allocator}, '
+              f'median of {args.repeats}:')
         for name, run in rows:
             print(f'  {name:32s} {median_ms(run, args.repeats):7.1f} ms')
 

@@ -25,6 +25,10 @@ official-style sMLPNet's (``official-smlpnet-*``, built from
 ``mmsmlp/testing/official_smlpnet.py``) with the weights of the ``smlpnet-*``
 model in the same run.
 
+At start-up the script tunes glibc's allocator as the train and test tools do
+(``mmsmlp.utils.tune_malloc``; ``MMSMLP_TUNE_MALLOC=0`` or any ``MALLOC_*_``
+variable leaves it alone); the header line says which setting is active.
+
 ``--profile N`` then profiles one more step of every model with
 ``torch.profiler`` and prints its N operators with the most self time.
 
@@ -57,6 +61,7 @@ from mmengine.config import Config
 
 from mmsmlp.apis import build_model, tensor_forward
 from mmsmlp.testing import OfficialSMLPNet, copy_weights_from_smlpnet
+from mmsmlp.utils import tune_malloc
 
 MODES = ('inference', 'train')
 SMLPNET_ARCHS = dict(t='tiny', s='small', b='base')
@@ -466,7 +471,8 @@ def environment(args) -> str:
             if hasattr(os, 'getloadavg') else '')
     return (f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} '
             f'UTC, {device}, {torch.get_num_threads()} threads, torch '
-            f'{torch.__version__}, Python {platform.python_version()},{load}')
+            f'{torch.__version__}, Python {platform.python_version()},{load}, '
+            f'allocator: {args.allocator}')
 
 
 def cpu_model() -> str:
@@ -581,7 +587,9 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    allocator = tune_malloc()
     args = parse_args(argv)
+    args.allocator = allocator
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.probe_memory:
