@@ -94,6 +94,14 @@ def test_demo_generator_is_deterministic(tmp_path):
     assert mismatch
 
 
+def test_demo_generator_refuses_bad_options(tmp_path):
+    with pytest.raises(ValueError, match='num_val must be >= 1, got 0'):
+        demo_cls.draw_dataset(str(tmp_path), num_val=0)
+    with pytest.raises(ValueError, match=r'size must be >= 32 \(the backbone'):
+        demo_cls.draw_dataset(str(tmp_path), size=16)
+    assert not any(tmp_path.iterdir())
+
+
 def demo_cfg(data_root, work_dir):
     """The demo config on a tiny dataset: 2 epochs of 3 iterations."""
     cfg = Config.fromfile(DEMO_CONFIG)

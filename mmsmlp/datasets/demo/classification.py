@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .drawing import draw_background
+from .drawing import check_counts, check_size, draw_background
 
 # Sorted, so that the class index equals CustomDataset's folder index.
 CLASSES = ('checkerboard', 'disc', 'ring', 'square', 'stripes', 'triangle')
@@ -102,12 +102,8 @@ def draw_dataset(out: str,
                  size: int = 64) -> None:
     """Draw ``num_train`` training and ``num_val`` validation images per
     class, ``size`` x ``size`` pixels, into ``out``."""
-    if min(num_train, num_val) < 1:
-        raise ValueError('num_train and num_val (images per class) must be '
-                         f'>= 1, got {num_train} and {num_val}.')
-    if size < 32:
-        raise ValueError(
-            f'size must be >= 32 (the backbone needs >= 32 px), got {size}.')
+    check_counts(num_train=num_train, num_val=num_val)
+    check_size('size', size, 32, 'the backbone needs >= 32 px')
     rng = np.random.default_rng(seed)
     for split, num_per_class in (('train', num_train), ('val', num_val)):
         write_split(rng, out, split, num_per_class, size)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
 
-from .drawing import draw_background
+from .drawing import check_counts, check_size, draw_background
 
 CLASSES = ('disc', 'square', 'triangle')
 # An object that would leave an earlier one less visible than this is
@@ -155,16 +155,10 @@ def draw_dataset(out: str,
     Returns:
         dict: the COCO annotations written for each split.
     """
-    if min(num_train, num_val, max_objects) < 1:
-        raise ValueError(
-            'num_train, num_val and max_objects must be >= 1, got '
-            f'{num_train}, {num_val} and {max_objects}.')
-    if min_size < 64:
-        raise ValueError(
-            f'min_size must be >= 64 so that objects fit, got {min_size}.')
-    if max_size < min_size:
-        raise ValueError(f'max_size ({max_size}) must be >= min_size '
-                         f'({min_size}).')
+    check_counts(
+        num_train=num_train, num_val=num_val, max_objects=max_objects)
+    check_size('min_size', min_size, 64, 'so that objects fit')
+    check_size('max_size', max_size, min_size, 'min_size')
     rng = np.random.default_rng(seed)
     ann_dir = Path(out, 'annotations')
     ann_dir.mkdir(parents=True, exist_ok=True)

@@ -14,3 +14,17 @@ def draw_background(rng: np.random.Generator,
         corners, (width, height), interpolation=cv2.INTER_LINEAR)
     noise = rng.normal(0, noise_std, size=(height, width, 3))
     return np.clip(background + noise, 0, 255).astype(np.uint8)
+
+
+def check_counts(**counts: int) -> None:
+    """Refuse a count below 1, naming it."""
+    for name, count in counts.items():
+        if count < 1:
+            raise ValueError(f'{name} must be >= 1, got {count}.')
+
+
+def check_size(name: str, size: int, minimum: int, reason: str) -> None:
+    """Refuse an image size below ``minimum``, naming it and why."""
+    if size < minimum:
+        raise ValueError(
+            f'{name} must be >= {minimum} ({reason}), got {size}.')

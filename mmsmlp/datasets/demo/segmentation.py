@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .drawing import draw_background
+from .drawing import check_counts, check_size, draw_background
 
 # Label value of each class in the PNG maps (index = value).
 CLASSES = ('background', 'disc', 'rectangle', 'triangle')
@@ -101,13 +101,8 @@ def draw_dataset(out: str,
     """Draw ``num_train`` training and ``num_val`` validation images of
     ``size`` x ``size`` pixels with up to ``max_shapes`` shapes each, and
     their label maps, into ``out``."""
-    if min(num_train, num_val, max_shapes) < 1:
-        raise ValueError(
-            'num_train, num_val and max_shapes must be >= 1, got '
-            f'{num_train}, {num_val} and {max_shapes}.')
-    if size < 32:
-        raise ValueError(
-            f'size must be >= 32 (the backbone needs >= 32 px), got {size}.')
+    check_counts(num_train=num_train, num_val=num_val, max_shapes=max_shapes)
+    check_size('size', size, 32, 'the backbone needs >= 32 px')
     rng = np.random.default_rng(seed)
     for split, num_images in (('train', num_train), ('val', num_val)):
         write_split(rng, out, split, num_images, size, max_shapes)
