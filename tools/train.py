@@ -29,7 +29,13 @@ def parse_args():
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='enable automatic mixed precision training')
+        help='enable automatic mixed precision training (mmengine\'s '
+        'AmpOptimWrapper: needs a GPU)')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=('float16', 'bfloat16'),
+        help='autocast dtype of --amp (default: mmengine\'s, float16 on '
+        'CUDA)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -37,6 +43,8 @@ def parse_args():
         'the config\'s auto_scale_lr.base_batch_size')
     add_common_args(parser)
     args = parser.parse_args()
+    if args.amp_dtype and not args.amp:
+        parser.error('--amp-dtype needs --amp')
     export_local_rank(args)
     return args
 
@@ -47,7 +55,7 @@ def main():
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
     if args.amp:
-        enable_amp(cfg)
+        enable_amp(cfg, args.amp_dtype)
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     set_resume(cfg, args.resume)

@@ -12,6 +12,7 @@ import logging
 import os
 import os.path as osp
 import warnings
+from typing import Optional
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
@@ -67,20 +68,26 @@ def export_local_rank(args: argparse.Namespace) -> None:
 # Training options.
 
 
-def enable_amp(cfg: Config) -> None:
-    """Switch the optimizer wrapper to automatic mixed precision."""
+def enable_amp(cfg: Config, dtype: Optional[str] = None) -> None:
+    """Switch the optimizer wrapper to automatic mixed precision, in
+    ``dtype`` (default: mmengine's choice, float16 on CUDA).
+
+    mmengine 0.10's ``AmpOptimWrapper`` refuses to be built without a GPU
+    (NPU, MLU, MUSA), although torch's bf16 autocast runs on the CPU.
+    """
     wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper_type == 'AmpOptimWrapper':
         print_log(
             'AMP training is already enabled in your config.',
             logger='current',
             level=logging.WARNING)
-        return
-    if wrapper_type != 'OptimWrapper':
+    elif wrapper_type != 'OptimWrapper':
         raise ValueError('--amp needs optim_wrapper.type="OptimWrapper", '
                          f'but the config uses {wrapper_type!r}.')
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if dtype is not None:
+        cfg.optim_wrapper.dtype = dtype
 
 
 def enable_auto_scale_lr(cfg: Config) -> None:

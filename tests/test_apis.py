@@ -1,0 +1,39 @@
+# Copyright (c) mmsmlp contributors. All rights reserved.
+"""What the options of tools/train.py do to a config (the scripts
+themselves run end to end in test_tools.py)."""
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+
+from mmsmlp.apis import enable_amp
+
+
+def sgd_config(**wrapper):
+    return Config(
+        dict(
+            optim_wrapper=dict(
+                optimizer=dict(type='SGD', lr=0.1), **wrapper)))
+
+
+@pytest.mark.parametrize('dtype', [None, 'bfloat16'])
+def test_amp_switches_the_wrapper_and_sets_the_dtype(dtype):
+    cfg = sgd_config()
+    enable_amp(cfg, dtype)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert cfg.optim_wrapper.get('dtype') == dtype
+
+
+def test_amp_refuses_other_wrappers():
+    with pytest.raises(ValueError, match='ApexOptimWrapper'):
+        enable_amp(sgd_config(type='ApexOptimWrapper'))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='tests the CPU')
+def test_mmengine_refuses_amp_without_a_gpu():
+    """What docs/tools.md says about --amp on the CPU."""
+    cfg = sgd_config()
+    enable_amp(cfg, 'bfloat16')
+    with pytest.raises(AssertionError, match='only available training on gpu'):
+        build_optim_wrapper(torch.nn.Linear(2, 2), cfg.optim_wrapper)
