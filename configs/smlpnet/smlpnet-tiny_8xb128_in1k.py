@@ -31,7 +31,8 @@ model = dict(
     ]),
 )
 
-# Repeated augmentation: every image 3 times per epoch, on different GPUs.
+# Repeated augmentation: an epoch draws about a third of the images, each 3
+# times, the copies on different GPUs (docs/classification.md).
 train_dataloader = dict(batch_size=128, sampler=dict(type='RepeatAugSampler'))
 
 # The official EMA decay 0.99996 per iteration, over weights and BN buffers
