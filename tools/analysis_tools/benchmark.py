@@ -15,15 +15,32 @@ and its inter-quartile range, images/s and the ratio to the first model
 
 - inference: a forward pass in eval mode under ``torch.no_grad()``;
 - train: a forward pass in train mode and the backward pass of the sum of the
-  outputs' means (the optimizer update is left out: it depends on the
-  optimizer, not the model); gradients are freed after each step.
+  outputs' means; gradients are freed after each step;
+- train-step: the same and an AdamW update (``torch.optim.AdamW`` with its
+  defaults but lr 1e-4 and weight decay 0.05, one optimizer per model; with
+  fp16 autocast a ``GradScaler`` scales the loss, as mmengine's
+  ``AmpOptimWrapper`` does); a compiled model compiles the model, not the
+  optimizer.
 
 ``--amp`` adds an autocast variant of each model (bf16 on CPU, fp16 on GPU,
-``--amp-dtype`` to choose) and ``--compile`` a ``torch.compile`` variant; in
-inference their outputs are compared with the fp32 eager model's, as is the
-official-style sMLPNet's (``official-smlpnet-*``, built from
-``benchmarks/official_smlpnet.py``) with the weights of the ``smlpnet-*``
-model in the same run.
+``--amp-dtype`` to choose) and ``--compile`` a ``torch.compile`` variant;
+``--variants`` picks the variants explicitly, among them ``amp-compiled``
+(the compiled model under autocast). In inference their outputs are compared
+with the fp32 eager model's (``amp-compiled`` with the ``amp`` variant's when
+that runs), as is the official-style sMLPNet's (``official-smlpnet-*``, built
+from ``benchmarks/official_smlpnet.py``) with the weights of the
+``smlpnet-*`` model in the same run. ``--channels-last`` converts models and
+inputs to the channels-last memory format.
+
+Each model's FLOPs are counted once per input size by ``get_flops.py``'s
+counter (matrix multiplies and convolutions of one image's forward pass,
+2 FLOPs per multiply-add); a training step (``train``, ``train-step``) is
+counted as 3x the forward pass (backward = 2x forward), the optimizer update
+not at all. Achieved TFLOP/s are these FLOPs over the median step time, shown
+next to the rate of a bf16 ``N x N @ N x N`` matrix multiply measured at the
+start of the run (``--matmul-size N``, 8192 on GPU by default). A settings
+header states the device, torch, CUDA, cuDNN, TF32, cuDNN autotuning, the
+allocator, the AMP dtype, batch size, memory format and variants.
 
 ``--profile N`` then profiles one more step of every model with
 ``torch.profiler`` and prints its N operators with the most self time.
@@ -64,7 +81,8 @@ from benchmarks.official_smlpnet import (
     copy_weights_from_smlpnet)
 from get_flops import build_model, tensor_forward  # noqa: E402
 
-MODES = ('inference', 'train')
+MODES = ('inference', 'train', 'train-step')
+VARIANTS = ('fp32', 'amp', 'compiled', 'amp-compiled')
 SMLPNET_ARCHS = dict(t='tiny', s='small', b='base')
 
 
@@ -106,7 +124,19 @@ def swin_t(shape):
         depths=(2, 2, 6, 2),
         num_heads=(3, 6, 12, 24),
         window_size=7,
+        drop_path_rate=0.,
         out_indices=(0, 1, 2, 3))
+
+
+def swin_t_mmpretrain(shape):
+    # mmpretrain's Swin-T, the ImageNet classifier's backbone; maps smaller
+    # than a window are padded (no effect at 224).
+    from mmpretrain.models.backbones import SwinTransformer
+    return SwinTransformer(
+        arch='tiny',
+        drop_path_rate=0.,
+        out_indices=(0, 1, 2, 3),
+        pad_small_map=True)
 
 
 def resnet50(shape):
@@ -138,6 +168,7 @@ NAMED_MODELS = {
         for v, arch in SMLPNET_ARCHS.items()
     },
     'swin-t': swin_t,
+    'swin-t-mmpretrain': swin_t_mmpretrain,
     'resnet-50': resnet50,
     'convnext-t': convnext_t,
 }
@@ -166,15 +197,23 @@ def model_builder(name: str, whole_model: bool):
 
 
 # ------------------------------------------------------------- measurement
+def label(name: str, variant: str) -> str:
+    """How a model variant is named in tables and output references."""
+    return name if variant == 'fp32' else f'{name} [{variant}]'
+
+
 @dataclass
 class Entry:
     """One model variant of the benchmark."""
     name: str  # the MODEL argument
-    variant: str  # 'fp32', 'amp' or 'compiled'
-    model: nn.Module  # what is called (a compiled wrapper for 'compiled')
+    variant: str  # one of VARIANTS
+    model: nn.Module  # what is called (a compiled wrapper when compiled)
     module: nn.Module  # the underlying module
     call: Callable[[nn.Module, torch.Tensor], object]
     reference: Optional[str] = None  # label whose outputs this one matches
+    optimizer: Optional[torch.optim.Optimizer] = None  # for 'train-step'
+    scaler: Optional['torch.amp.GradScaler'] = None  # fp16 'train-step'
+    flops_per_image: Optional[int] = None  # forward pass, see get_flops
     times: Dict[str, List[float]] = field(default_factory=dict)
     first_call_s: Dict[str, float] = field(default_factory=dict)
     peak_bytes: Dict[str, Optional[int]] = field(default_factory=dict)
@@ -182,8 +221,11 @@ class Entry:
 
     @property
     def label(self) -> str:
-        return self.name if self.variant == 'fp32' else (
-            f'{self.name} [{self.variant}]')
+        return label(self.name, self.variant)
+
+    @property
+    def uses_amp(self) -> bool:
+        return self.variant in ('amp', 'amp-compiled')
 
 
 def short_name(name: str) -> str:
@@ -211,15 +253,23 @@ def step(entry: Entry, inputs: torch.Tensor, mode: str, amp_dtype):
     """One inference or training step; returns the outputs (inference)."""
     autocast = (
         torch.autocast(inputs.device.type, dtype=amp_dtype)
-        if entry.variant == 'amp' else contextlib.nullcontext())
-    entry.module.train(mode == 'train')
+        if entry.uses_amp else contextlib.nullcontext())
+    entry.module.train(mode != 'inference')
     if mode == 'inference':
         with torch.no_grad(), autocast:
             return entry.call(entry.model, inputs)
     with autocast:
         loss = sum(t.float().mean()
                    for t in tensors(entry.call(entry.model, inputs)))
-    loss.backward()
+    if mode == 'train':
+        loss.backward()
+    elif entry.scaler is not None:
+        entry.scaler.scale(loss).backward()
+        entry.scaler.step(entry.optimizer)
+        entry.scaler.update()
+    else:
+        loss.backward()
+        entry.optimizer.step()
     entry.module.zero_grad(set_to_none=True)
 
 
@@ -277,7 +327,8 @@ def cpu_peak_bytes(args, name: str, variant: str, shape, mode: str) -> int:
         str(args.batch_size), '--modes', mode, '--amp-dtype', args.amp_dtype,
         '--probe-memory', variant
     ] + (['--whole-model'] if args.whole_model else
-         []) + (['--threads', str(args.threads)] if args.threads else [])
+         []) + (['--threads', str(args.threads)] if args.threads else []) + (
+             ['--channels-last'] if args.channels_last else [])
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536')
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -307,13 +358,19 @@ def build_entries(args, shape) -> Tuple[List[Entry], List[str]]:
         except ShapeNotSupported as error:
             notes.append(f'{name} skipped at {shape[0]}x{shape[1]}: {error}')
             continue
+        if args.channels_last:
+            module = module.to(memory_format=torch.channels_last)
         call = model_call(name, args.whole_model, module)
-        variants = ['fp32'] + ['amp'] * args.amp + ['compiled'] * (
-            args.compile)
-        if args.probe_memory:
-            variants = [args.probe_memory]
+        variants = [args.probe_memory] if args.probe_memory else args.variants
+        # One optimizer per model, shared by its variants (they share the
+        # parameters).
+        optimizer = (
+            torch.optim.AdamW(module.parameters(), lr=1e-4, weight_decay=0.05)
+            if 'train-step' in args.modes else None)
         for variant in variants:
-            model = torch.compile(module) if variant == 'compiled' else module
+            model = (
+                torch.compile(module)
+                if variant.endswith('compiled') else module)
             entries.append(
                 Entry(
                     name,
@@ -321,16 +378,37 @@ def build_entries(args, shape) -> Tuple[List[Entry], List[str]]:
                     model,
                     module,
                     call,
-                    reference=name if variant != 'fp32' else None))
+                    reference=output_reference(name, variant, variants),
+                    optimizer=optimizer,
+                    scaler=grad_scaler(args, variant)))
     tie_official_models(entries, shape)
     return entries, notes
+
+
+def output_reference(name: str, variant: str, variants: List[str]):
+    """The label whose outputs a variant's are compared with: the fp32
+    eager model's, for ``amp-compiled`` the ``amp`` variant's if it runs."""
+    if variant == 'fp32':
+        return None
+    if variant == 'amp-compiled' and 'amp' in variants:
+        return label(name, 'amp')
+    return label(name, 'fp32') if 'fp32' in variants else None
+
+
+def grad_scaler(args, variant: str):
+    """fp16 training steps scale the loss, as mmengine's AmpOptimWrapper."""
+    if ('train-step' in args.modes and variant in ('amp', 'amp-compiled')
+            and args.autocast_dtype == torch.float16):
+        return torch.amp.GradScaler(args.device.type)
+    return None
 
 
 def tie_official_models(entries: List[Entry], shape) -> None:
     """Give each official-style model the weights of its ``smlpnet-*``
     counterpart where that runs at its reference size, for the output
-    check."""
-    ours = {e.name: e.module for e in entries if e.variant == 'fp32'}
+    check: its fp32 variant (or, without one, each variant) is compared
+    with the counterpart's."""
+    ours = {e.name: e.module for e in entries}  # variants share the module
     for entry in entries:
         if not isinstance(entry.module, OfficialSMLPNet):
             continue
@@ -338,8 +416,8 @@ def tie_official_models(entries: List[Entry], shape) -> None:
         backbone = ours.get(counterpart)
         if backbone is not None and tuple(backbone.img_size) == shape:
             copy_weights_from_smlpnet(backbone, entry.module)
-            if entry.variant == 'fp32':
-                entry.reference = counterpart
+            if entry.reference is None:
+                entry.reference = label(counterpart, entry.variant)
 
 
 def check_outputs(entries: List[Entry], inputs, amp_dtype) -> None:
@@ -397,6 +475,39 @@ def measure_memory(args, entries: List[Entry], inputs, mode, shape):
         entry.peak_bytes[mode] = peak
 
 
+def count_flops(entries: List[Entry], inputs: torch.Tensor) -> None:
+    """FLOPs of one image's forward pass of every model (matrix multiplies
+    and convolutions, as get_flops.py counts them), shared by its
+    variants."""
+    # Imported here: the counter is only needed for this.
+    from get_flops import count
+    image = inputs[:1]
+    counted = {}
+    for entry in entries:
+        if entry.name not in counted:
+            was_training = entry.module.training
+            entry.module.eval()
+            flop_counter, _ = count(lambda: entry.call(entry.module, image))
+            entry.module.train(was_training)
+            counted[entry.name] = flop_counter.get_total_flops()
+        entry.flops_per_image = counted[entry.name]
+
+
+def matmul_tflops(size: int, device: torch.device, repeats: int = 10):
+    """TFLOP/s of a bf16 ``size x size @ size x size`` matrix multiply: the
+    mean of ``repeats`` products after three warm-ups."""
+    a, b = (torch.randn(size, size, device=device, dtype=torch.bfloat16)
+            for _ in range(2))
+    for _ in range(3):
+        torch.mm(a, b)
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    synchronize(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e12
+
+
 # ---------------------------------------------------------------- output
 def quartiles(times: List[float]) -> Tuple[float, float, float]:
     if len(times) == 1:
@@ -405,16 +516,33 @@ def quartiles(times: List[float]) -> Tuple[float, float, float]:
     return q1, median, q3
 
 
-def result_rows(entries, shape, mode, batch_size, baseline) -> List[dict]:
+def result_rows(entries,
+                shape,
+                mode,
+                batch_size,
+                baseline,
+                matmul_rate=None) -> List[dict]:
     rows = []
-    base = next(
-        (e for e in entries if e.name == baseline and e.variant == 'fp32'),
-        entries[0])
+    # The baseline model's fp32 variant (else its first), and the baseline
+    # model in each variant: eager against eager, compiled against compiled.
+    candidates = [e for e in entries if e.name == (baseline or entries[0].name)]
+    base = next((e for e in candidates if e.variant == 'fp32'),
+                candidates[0] if candidates else entries[0])
     base_median = quartiles(base.times[mode])[1]
     base_peak = base.peak_bytes.get(mode)
+    same_variant_base = {
+        e.variant: quartiles(e.times[mode])[1]
+        for e in candidates
+    }
+    # A training step is counted as forward + backward = 3x the forward.
+    passes = 1 if mode == 'inference' else 3
     for entry in entries:
         q1, median, q3 = quartiles(entry.times[mode])
         peak = entry.peak_bytes.get(mode)
+        flops = (entry.flops_per_image * batch_size *
+                 passes if entry.flops_per_image is not None else None)
+        tflops = flops / median / 1e12 if flops is not None else None
+        base_variant = same_variant_base.get(entry.variant)
         rows.append(
             dict(
                 model=entry.name,
@@ -428,6 +556,14 @@ def result_rows(entries, shape, mode, batch_size, baseline) -> List[dict]:
                 images_per_s=batch_size / median,
                 speed_vs_baseline=base_median / median,
                 baseline=base.label,
+                speed_vs_baseline_same_variant=(
+                    base_variant / median if base_variant else None),
+                flops_per_step=flops,
+                flops_counted='forward' if passes == 1 else '3x forward',
+                tflops_per_s=tflops,
+                matmul_tflops_per_s=matmul_rate,
+                fraction_of_matmul=(tflops / matmul_rate
+                                    if tflops and matmul_rate else None),
                 first_call_s=entry.first_call_s[mode],
                 peak_bytes=peak,
                 memory_vs_baseline=(peak /
@@ -439,14 +575,35 @@ def result_rows(entries, shape, mode, batch_size, baseline) -> List[dict]:
     return rows
 
 
+def short_label(text: str) -> str:
+    """A label for tables: configs by their file name, variant kept."""
+    name, _, variant = text.partition(' [')
+    return short_name(name) + (f' [{variant}' if variant else '')
+
+
 def format_rows(rows: List[dict]) -> str:
-    baseline = short_name(rows[0]['baseline'])
+    baseline = short_label(rows[0]['baseline'])
+    several_variants = len({r['variant'] for r in rows}) > 1
+    base_name = short_name(rows[0]['baseline'].partition(' [')[0])
+    extra = ([f'vs {base_name}, same variant'] if several_variants else []) + [
+        'TFLOP/s'
+    ] + (['% of bf16 matmul'] if rows[0]['matmul_tflops_per_s'] else [])
     lines = [
         f'| model | ms/step (median) | IQR ms | images/s | speed vs '
-        f'{baseline} | peak MiB | memory vs {baseline} | first call s | '
-        'max rel. diff (vs) |', '|---' * 9 + '|'
+        f'{baseline} | ' + ''.join(f'{column} | ' for column in extra) +
+        f'peak MiB | memory vs {baseline} | first call s | '
+        'max rel. diff (vs) |', '|---' * (9 + len(extra)) + '|'
     ]
     for r in rows:
+        cells = []
+        if several_variants:
+            same = r['speed_vs_baseline_same_variant']
+            cells.append(f'{same:.2f}x' if same else '-')
+        cells.append(f'{r["tflops_per_s"]:.2f}'
+                     if r['tflops_per_s'] is not None else '-')
+        if r['matmul_tflops_per_s']:
+            fraction = r['fraction_of_matmul']
+            cells.append(f'{100 * fraction:.0f}%' if fraction else '-')
         label = short_name(r['model']) + ('' if r['variant'] == 'fp32' else
                                           f' [{r["variant"]}]')
         peak = (f'{r["peak_bytes"] / 2**20:.0f}'
@@ -454,12 +611,13 @@ def format_rows(rows: List[dict]) -> str:
         mem_ratio = (f'{r["memory_vs_baseline"]:.2f}x'
                      if r['memory_vs_baseline'] else '-')
         diff = (f'{r["max_rel_diff"]:.1e} '
-                f'({short_name(r["output_reference"])})'
+                f'({short_label(r["output_reference"])})'
                 if r['max_rel_diff'] is not None else '-')
         lines.append(
             f'| {label} | {r["median_s"] * 1e3:.1f} | {r["iqr_s"] * 1e3:.1f} '
-            f'| {r["images_per_s"]:.2f} | {r["speed_vs_baseline"]:.2f}x '
-            f'| {peak} | {mem_ratio} | {r["first_call_s"]:.1f} | {diff} |')
+            f'| {r["images_per_s"]:.2f} | {r["speed_vs_baseline"]:.2f}x | ' +
+            ''.join(f'{cell} | ' for cell in cells) +
+            f'{peak} | {mem_ratio} | {r["first_call_s"]:.1f} | {diff} |')
     return '\n'.join(lines)
 
 
@@ -481,6 +639,53 @@ def cpu_model() -> str:
             if line.startswith('model name'):
                 return line.split(':', 1)[1].strip()
     return platform.processor() or 'unknown CPU'
+
+
+def allocator(device: torch.device) -> str:
+    """The memory allocator and the settings it was given."""
+    if device.type == 'cuda':
+        conf = (os.environ.get('PYTORCH_CUDA_ALLOC_CONF')
+                or os.environ.get('PYTORCH_ALLOC_CONF'))
+        return (f'torch CUDA caching allocator '
+                f'({torch.cuda.get_allocator_backend()}), '
+                + (f'PYTORCH_CUDA_ALLOC_CONF={conf}' if conf else 'defaults'))
+    tuning = [f'{key}={value}' for key, value in sorted(os.environ.items())
+              if key.startswith('MALLOC_') or key == 'LD_PRELOAD']
+    return 'malloc, ' + (' '.join(tuning) if tuning else 'glibc defaults')
+
+
+def settings(args, matmul_rate: Optional[float]) -> Dict[str, object]:
+    """What the results depend on besides the models: printed as the
+    header and written to the JSON file."""
+    info = dict(device=str(args.device), torch=torch.__version__)
+    if args.device.type == 'cuda':
+        info.update(
+            gpu=torch.cuda.get_device_name(args.device),
+            cuda=torch.version.cuda,
+            cudnn=torch.backends.cudnn.version(),
+            tf32_matmul=torch.get_float32_matmul_precision() != 'highest',
+            tf32_cudnn=torch.backends.cudnn.allow_tf32,
+            cudnn_benchmark=torch.backends.cudnn.benchmark)
+    else:
+        info.update(cpu=cpu_model(), threads=torch.get_num_threads())
+    uses_amp = any(v.startswith('amp') for v in args.variants)
+    info.update(
+        allocator=allocator(args.device),
+        python=platform.python_version(),
+        variants=', '.join(args.variants),
+        amp_dtype=args.amp_dtype if uses_amp else None,
+        compile=('torch.compile, default mode' if any(
+            v.endswith('compiled') for v in args.variants) else 'eager only'),
+        batch_size=args.batch_size,
+        memory_format=('channels_last'
+                       if args.channels_last else 'contiguous (NCHW)'),
+        optimizer=('AdamW, lr 1e-4, weight decay 0.05, torch defaults '
+                   'otherwise' if 'train-step' in args.modes else None),
+        flops='matmuls and convolutions counted by get_flops.py; training '
+        'steps 3x the forward pass',
+        bf16_matmul_tflops=(round(matmul_rate, 2) if matmul_rate else None),
+        bf16_matmul_size=args.matmul_size or None)
+    return info
 
 
 # ------------------------------------------------------------------ main
@@ -514,7 +719,8 @@ def parse_args(argv=None):
         nargs='+',
         choices=MODES,
         default=['inference'],
-        help='inference and/or train (forward + backward)')
+        help='inference, train (forward + backward) and/or train-step '
+        '(forward + backward + AdamW update)')
     parser.add_argument(
         '--warmup',
         type=int,
@@ -543,6 +749,30 @@ def parse_args(argv=None):
         action='store_true',
         help='add a torch.compile variant of every model')
     parser.add_argument(
+        '--variants',
+        nargs='+',
+        choices=VARIANTS,
+        help='the variants of every model to run, instead of --amp / '
+        '--compile (amp-compiled: the compiled model under autocast)')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='models and inputs in the channels-last memory format')
+    parser.add_argument(
+        '--tf32',
+        action='store_true',
+        help='allow TF32 in fp32 matmuls and convolutions on GPU (default: '
+        "torch's, stated in the header)")
+    parser.add_argument(
+        '--cudnn-benchmark',
+        action='store_true',
+        help='let cuDNN pick the fastest convolution algorithms')
+    parser.add_argument(
+        '--matmul-size',
+        type=int,
+        help='measure a bf16 N x N matrix multiply as the reference rate '
+        '(default: 8192 on GPU, none on CPU; 0 for none)')
+    parser.add_argument(
         '--whole-model',
         action='store_true',
         help="time configs' whole mode='tensor' forward "
@@ -564,15 +794,24 @@ def parse_args(argv=None):
     # Internal: measure one variant's peak memory in this fresh process.
     parser.add_argument(
         '--probe-memory',
-        choices=('fp32', 'amp', 'compiled'),
+        choices=VARIANTS,
         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.batch_size < 1 or args.repeats < 1 or args.warmup < 0:
         parser.error('--batch-size and --repeats must be >= 1, --warmup >= 0')
-    if args.whole_model and 'train' in args.modes:
+    if args.whole_model and set(args.modes) - {'inference'}:
         parser.error('--whole-model times inference only: a training step '
                      'of a detector or segmentor needs annotated data; use '
                      'tools/train.py for that.')
+    if args.variants and (args.amp or args.compile):
+        parser.error('--variants names every variant; leave out --amp and '
+                     '--compile (e.g. --variants fp32 amp compiled).')
+    if args.variants is None:
+        args.variants = ['fp32'] + ['amp'] * args.amp + ['compiled'] * (
+            args.compile)
+    args.variants = list(dict.fromkeys(args.variants))
+    if args.matmul_size is not None and args.matmul_size < 0:
+        parser.error('--matmul-size must be >= 0')
     for name in args.models:
         try:
             model_builder(name, args.whole_model)
@@ -583,23 +822,42 @@ def parse_args(argv=None):
         args.amp_dtype = ('bfloat16'
                           if args.device.type == 'cpu' else 'float16')
     args.autocast_dtype = getattr(torch, args.amp_dtype)
+    if args.matmul_size is None:
+        args.matmul_size = 8192 if args.device.type == 'cuda' else 0
     return args
+
+
+def make_inputs(args, shape) -> torch.Tensor:
+    inputs = torch.randn(args.batch_size, 3, *shape, device=args.device)
+    if args.channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    return inputs
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.tf32:
+        torch.set_float32_matmul_precision('high')
+        torch.backends.cudnn.allow_tf32 = True
+    if args.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
     if args.probe_memory:
         shape = args.shapes[0]
         entries, _ = build_entries(args, shape)
-        inputs = torch.randn(args.batch_size, 3, *shape, device=args.device)
-        peak = cpu_peak_bytes_here(entries[0], inputs, args.modes[0],
-                                   args.autocast_dtype)
+        peak = cpu_peak_bytes_here(entries[0], make_inputs(args, shape),
+                                   args.modes[0], args.autocast_dtype)
         print(json.dumps(dict(peak_bytes=peak)))
         return
 
+    matmul_rate = (
+        matmul_tflops(args.matmul_size, args.device)
+        if args.matmul_size else None)
+    run_settings = settings(args, matmul_rate)
     print(environment(args))
+    for key, value in run_settings.items():
+        print(f'  {key}: {value}')
     results = []
     for shape in args.shapes:
         torch.manual_seed(args.seed)
@@ -608,7 +866,8 @@ def main(argv=None):
             print(note)
         if not entries:
             continue
-        inputs = torch.randn(args.batch_size, 3, *shape, device=args.device)
+        inputs = make_inputs(args, shape)
+        count_flops(entries, inputs)
         if 'inference' in args.modes:
             check_outputs(entries, inputs, args.autocast_dtype)
         for mode in args.modes:
@@ -616,7 +875,7 @@ def main(argv=None):
             if args.memory:
                 measure_memory(args, entries, inputs, mode, shape)
             rows = result_rows(entries, shape, mode, args.batch_size,
-                               args.baseline)
+                               args.baseline, matmul_rate)
             results += rows
             print(f'\n{mode}, {shape[0]}x{shape[1]}, batch '
                   f'{args.batch_size}, {args.repeats} repeats:')
@@ -629,6 +888,7 @@ def main(argv=None):
             json.dump(
                 dict(
                     environment=environment(args),
+                    settings=run_settings,
                     command=' '.join(sys.argv),
                     results=results),
                 file,
