@@ -599,7 +599,7 @@ def format_rows(rows: List[dict]) -> str:
         if several_variants:
             same = r['speed_vs_baseline_same_variant']
             cells.append(f'{same:.2f}x' if same else '-')
-        cells.append(f'{r["tflops_per_s"]:.2f}'
+        cells.append(f'{r["tflops_per_s"]:.3g}'
                      if r['tflops_per_s'] is not None else '-')
         if r['matmul_tflops_per_s']:
             fraction = r['fraction_of_matmul']
