@@ -230,7 +230,9 @@ build_mmcv_wheel() {
   local out=$1 kind=$2 archs=$3 key=$4 work src env
   work=$CACHE/build/$key
   src=$work/mmcv-$MMCV_VERSION
-  env=(MMCV_WITH_OPS=1 "MAX_JOBS=${MAX_JOBS:-$(nproc)}")
+  # Python's CFLAGS hold -g: with the debug info mmcv's CPU-ops library is 80 MB instead of
+  # 2 MB (a 31 MB wheel); the linker leaves it out.
+  env=(MMCV_WITH_OPS=1 "MAX_JOBS=${MAX_JOBS:-$(nproc)}" "LDFLAGS=${LDFLAGS:+$LDFLAGS }-Wl,--strip-debug")
   if [[ $kind == cuda ]]; then
     local home
     home=$(cuda_home) || die "cannot build mmcv's CUDA ops (see above)"
