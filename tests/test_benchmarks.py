@@ -220,8 +220,9 @@ def test_benchmark_counts_flops_and_states_its_settings(tmp_path):
         assert row['flops_per_step'] == 2 * passes * forward.get_total_flops()
         assert row['tflops_per_s'] == pytest.approx(
             row['flops_per_step'] / row['median_s'] / 1e12)
+        assert row['matmul_tflops_per_s'] == settings['bf16_matmul_tflops']
         assert row['fraction_of_matmul'] == pytest.approx(
-            row['tflops_per_s'] / settings['bf16_matmul_tflops'], rel=0.01)
+            row['tflops_per_s'] / row['matmul_tflops_per_s'])
         # One model: each variant is its own same-variant baseline.
         assert row['speed_vs_baseline_same_variant'] == 1.0
     assert rows[1]['output_reference'] == DEMO_CONFIG

@@ -32,7 +32,9 @@ from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
 from mmseg.registry import MODELS as SEG_MODELS
+from mmseg.structures import SegDataSample
 
 from mmsmlp.models import SMLPNet
 
@@ -205,7 +207,8 @@ def test_mask_rcnn_loss_and_predict_on_the_device(device):
     data = model.data_preprocessor(batch, training=True)
     assert data['inputs'].device.type == device
     loss, log_vars = model.parse_losses(model(**data, mode='loss'))
-    assert {'loss_rpn_cls', 'loss_cls', 'loss_bbox', 'loss_mask'} <= set(log_vars)
+    assert {'loss_rpn_cls', 'loss_cls', 'loss_bbox',
+            'loss_mask'} <= set(log_vars)
     assert torch.isfinite(loss)
     loss.backward()
     assert model.backbone.stages[0].downsample.weight.grad.abs().sum() > 0
@@ -222,8 +225,6 @@ def test_mask_rcnn_loss_and_predict_on_the_device(device):
 
 @pytest.mark.parametrize('device', DEVICES)
 def test_upernet_loss_and_predict_on_the_device(device):
-    from mmseg.structures import SegDataSample
-    from mmengine.structures import PixelData
     init_default_scope('mmseg')
     cfg = Config.fromfile(SEG_DEMO)
     torch.manual_seed(0)
@@ -296,7 +297,8 @@ def test_dist_train_one_process_nccl(device, tmp_path):
         'train_dataloader.persistent_workers=False',
         f'train_dataloader.dataset.data_root={data}',
         f'val_dataloader.dataset.data_root={data}',
-        'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1'
+        'default_hooks.checkpoint.interval=1',
+        'default_hooks.logger.interval=1'
     ],
                             cwd=REPO,
                             env=env,

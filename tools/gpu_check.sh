@@ -35,8 +35,9 @@ RESULTS=$REPO/work_dirs/gpu_check
 OUT_DIR=${OUT:-$RESULTS/out}
 SMOKE=${GPU_CHECK_SMOKE:-0}
 DEADLINE=$((SECONDS + ${GPU_CHECK_SECONDS:-570}))
-# Packages of more than 1 MB (with their dependencies) that the GPU machine already has; the
-# wheelhouse leaves them out to stay well below the 64 MiB that can travel.
+# Wheels of more than 1 MB that the GPU machine needs not: it has these packages (and
+# opencv-python-headless, which serves mmengine instead of opencv-python). Left out, the
+# wheelhouse stays well below the 64 MiB that can travel.
 GPU_MACHINE_HAS=(opencv-python scipy onnxruntime numpy matplotlib onnx grpcio pillow
                  tensorboard fonttools kiwisolver pygments)
 

@@ -475,7 +475,7 @@ def measure_memory(args, entries: List[Entry], inputs, mode, shape):
         entry.peak_bytes[mode] = peak
 
 
-def count_flops(entries: List[Entry], inputs: torch.Tensor) -> None:
+def count_forward_flops(entries: List[Entry], inputs: torch.Tensor) -> None:
     """FLOPs of one image's forward pass of every model (matrix multiplies
     and convolutions, as get_flops.py counts them), shared by its
     variants."""
@@ -525,7 +525,8 @@ def result_rows(entries,
     rows = []
     # The baseline model's fp32 variant (else its first), and the baseline
     # model in each variant: eager against eager, compiled against compiled.
-    candidates = [e for e in entries if e.name == (baseline or entries[0].name)]
+    base_name = baseline or entries[0].name
+    candidates = [e for e in entries if e.name == base_name]
     base = next((e for e in candidates if e.variant == 'fp32'),
                 candidates[0] if candidates else entries[0])
     base_median = quartiles(base.times[mode])[1]
@@ -604,8 +605,7 @@ def format_rows(rows: List[dict]) -> str:
         if r['matmul_tflops_per_s']:
             fraction = r['fraction_of_matmul']
             cells.append(f'{100 * fraction:.0f}%' if fraction else '-')
-        label = short_name(r['model']) + ('' if r['variant'] == 'fp32' else
-                                          f' [{r["variant"]}]')
+        name = short_label(label(r['model'], r['variant']))
         peak = (f'{r["peak_bytes"] / 2**20:.0f}'
                 if r['peak_bytes'] is not None else '-')
         mem_ratio = (f'{r["memory_vs_baseline"]:.2f}x'
@@ -614,7 +614,7 @@ def format_rows(rows: List[dict]) -> str:
                 f'({short_label(r["output_reference"])})'
                 if r['max_rel_diff'] is not None else '-')
         lines.append(
-            f'| {label} | {r["median_s"] * 1e3:.1f} | {r["iqr_s"] * 1e3:.1f} '
+            f'| {name} | {r["median_s"] * 1e3:.1f} | {r["iqr_s"] * 1e3:.1f} '
             f'| {r["images_per_s"]:.2f} | {r["speed_vs_baseline"]:.2f}x | ' +
             ''.join(f'{cell} | ' for cell in cells) +
             f'{peak} | {mem_ratio} | {r["first_call_s"]:.1f} | {diff} |')
@@ -683,7 +683,7 @@ def settings(args, matmul_rate: Optional[float]) -> Dict[str, object]:
                    'otherwise' if 'train-step' in args.modes else None),
         flops='matmuls and convolutions counted by get_flops.py; training '
         'steps 3x the forward pass',
-        bf16_matmul_tflops=(round(matmul_rate, 2) if matmul_rate else None),
+        bf16_matmul_tflops=matmul_rate,
         bf16_matmul_size=args.matmul_size or None)
     return info
 
@@ -857,7 +857,8 @@ def main(argv=None):
     run_settings = settings(args, matmul_rate)
     print(environment(args))
     for key, value in run_settings.items():
-        print(f'  {key}: {value}')
+        print(f'  {key}: {value:.4g}' if isinstance(value, float) else
+              f'  {key}: {value}')
     results = []
     for shape in args.shapes:
         torch.manual_seed(args.seed)
@@ -867,7 +868,7 @@ def main(argv=None):
         if not entries:
             continue
         inputs = make_inputs(args, shape)
-        count_flops(entries, inputs)
+        count_forward_flops(entries, inputs)
         if 'inference' in args.modes:
             check_outputs(entries, inputs, args.autocast_dtype)
         for mode in args.modes:
