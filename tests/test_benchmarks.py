@@ -12,6 +12,8 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.analysis import count_flops, token_mixing_macs
+from mmsmlp.analysis.benchmark import (build_entries, output_reference,
+                                       parse_args, step)
 from mmsmlp.deployment import export_onnx, verify_onnx
 from mmsmlp.models import SMLPNet
 from mmsmlp.testing import official_from_smlpnet
@@ -186,3 +188,75 @@ def test_plot_scaling_draws_the_benchmark_results(tmp_path):
                      '--out', str(tmp_path / 'scaling.png'))
     assert '| 896x896 |' in out
     assert (tmp_path / 'scaling.png').stat().st_size > 10_000
+
+
+def test_benchmark_counts_flops_and_states_its_settings(tmp_path):
+    from mmengine.config import Config
+    results_file = tmp_path / 'results.json'
+    out = run_script('tools/analysis_tools/benchmark.py', DEMO_CONFIG,
+                     '--shapes', '64', '--batch-size', '2', '--modes',
+                     'inference', 'train-step', '--variants', 'fp32', 'amp',
+                     '--channels-last', '--matmul-size', '128', '--warmup',
+                     '0', '--repeats', '1', '--json', str(results_file))
+    assert 'memory_format: channels_last' in out
+    assert 'same variant | TFLOP/s | % of bf16 matmul |' in out
+    data = json.loads(results_file.read_text())
+    settings = data['settings']
+    assert settings['optimizer'].startswith('AdamW')
+    assert settings['amp_dtype'] == 'bfloat16'
+    assert settings['bf16_matmul_tflops'] > 0
+
+    # The forward pass counted as mmsmlp.analysis.count_flops counts it, x3 for training.
+    backbone = Config.fromfile(DEMO_CONFIG).model.backbone
+    backbone.pop('type')
+    model = SMLPNet(**backbone).eval()
+    forward, _ = count_flops(lambda: model(torch.rand(1, 3, 64, 64)))
+    rows = data['results']
+    assert [(r['mode'], r['variant']) for r in rows] == [
+        ('inference', 'fp32'), ('inference', 'amp'), ('train-step', 'fp32'),
+        ('train-step', 'amp')
+    ]
+    for row in rows:
+        passes = 1 if row['mode'] == 'inference' else 3
+        assert row['flops_per_step'] == 2 * passes * forward.get_total_flops()
+        assert row['tflops_per_s'] == pytest.approx(
+            row['flops_per_step'] / row['median_s'] / 1e12)
+        assert row['matmul_tflops_per_s'] == settings['bf16_matmul_tflops']
+        assert row['fraction_of_matmul'] == pytest.approx(
+            row['tflops_per_s'] / row['matmul_tflops_per_s'])
+        # One model: each variant is its own same-variant baseline.
+        assert row['speed_vs_baseline_same_variant'] == 1.0
+    assert rows[1]['output_reference'] == DEMO_CONFIG
+    assert 0 < rows[1]['max_rel_diff'] < 0.05
+
+
+@pytest.mark.parametrize('amp_dtype', ['bfloat16', 'float16'])
+def test_train_step_updates_weights_and_frees_gradients(amp_dtype):
+    args = parse_args([
+        DEMO_CONFIG, '--device', 'cpu', '--modes', 'train-step',
+        '--variants', 'fp32', 'amp', '--amp-dtype', amp_dtype
+    ])
+    fp32, amp = build_entries(args, (64, 64))[0]
+    # One optimizer per model; fp16 scales the loss as AmpOptimWrapper.
+    assert fp32.optimizer is amp.optimizer
+    assert fp32.scaler is None
+    assert (amp.scaler is not None) == (amp_dtype == 'float16')
+    for entry in (fp32, amp):
+        before = [p.detach().clone() for p in entry.module.parameters()]
+        step(entry, torch.randn(2, 3, 64, 64), 'train-step',
+             args.autocast_dtype)
+        after = list(entry.module.parameters())
+        assert all(p.grad is None for p in after)
+        assert sum(not torch.equal(a, b) for a, b in zip(after, before)) > 10
+
+
+def test_benchmark_variants_and_references():
+    assert parse_args(['smlpnet-t', '--amp', '--compile']).variants == [
+        'fp32', 'amp', 'compiled'
+    ]
+    variants = ['amp', 'amp-compiled']
+    assert output_reference('m', 'amp-compiled', variants) == 'm [amp]'
+    assert output_reference('m', 'amp', variants) is None  # no fp32 runs
+    assert output_reference('m', 'compiled', ['fp32', 'compiled']) == 'm'
+    with pytest.raises(SystemExit):
+        parse_args(['smlpnet-t', '--amp', '--variants', 'amp'])

@@ -7,6 +7,7 @@ import sys
 # Everything but mmsmlp.datasets.demo.detection, which draws COCO masks with
 # pycocotools (the tools and tests that use it need mmdet anyway).
 MODULES = ('mmsmlp', 'mmsmlp.analysis', 'mmsmlp.analysis.ablations',
+           'mmsmlp.analysis.benchmark',
            'mmsmlp.analysis.logs', 'mmsmlp.apis', 'mmsmlp.converters',
            'mmsmlp.datasets.demo.classification',
            'mmsmlp.datasets.demo.segmentation', 'mmsmlp.deployment',

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole project on one CPU machine: install (or reuse) the environment,
+# The whole project on one machine: install (or reuse) the environment,
 # draw the three demo datasets, train sMLPNet classification, Mask R-CNN
 # detection and UperNet segmentation demo models, test them and print the
-# metrics they reached.
+# metrics they reached. Training and testing run on the GPU when torch sees
+# one (mmengine's Runner picks it), else on the CPU.
 #
 #   bash tools/demo.sh     # PYTHON=python3, WORK_DIR=work_dirs/demo by default
 set -euo pipefail
@@ -16,6 +17,8 @@ log() { printf '\n[demo %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 log "installing (or reusing) the environment"
 bash tools/install.sh
+device=$("$PYTHON" -c 'import torch; print(f"GPU ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "CPU")')
+log "training and testing on the $device"
 
 # name  data generator  config
 DEMOS=(
@@ -41,5 +44,5 @@ for demo in "${DEMOS[@]}"; do
   summary+=("$name=$run_dir")
 done
 
-log "metrics reached (accuracy/top1 and mIoU in %, COCO mAP in [0, 1])"
+log "metrics reached on the $device (accuracy/top1 and mIoU in %, COCO mAP in [0, 1])"
 "$PYTHON" tools/analysis_tools/print_metrics.py "${summary[@]}"

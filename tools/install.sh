@@ -1,99 +1,305 @@
 #!/usr/bin/env bash
 # Installs the whole mmsmlp stack into the active Python environment, idempotently:
 # torch + torchvision (a torch already present is kept, so GPU users keep their CUDA build),
-# mmengine, mmcv 2.1.0 with its compiled ops (built once and cached as a wheel keyed by the
-# torch build), mmdet, mmsegmentation, mmpretrain, and mmsmlp itself in editable mode.
+# mmengine, mmcv 2.1.0 with its compiled ops (built once and cached as a wheel keyed by what it
+# was built for), mmdet, mmsegmentation, mmpretrain, and mmsmlp itself in editable mode.
 #
-#   bash tools/install.sh            # PYTHON=python3 and MMSMLP_CACHE=~/.cache/mmsmlp by default
+# When torch sees a GPU (or FORCE_CUDA=1), mmcv is built with its CUDA ops, for
+# TORCH_CUDA_ARCH_LIST when set, else for the local GPUs' compute capabilities; that needs
+# the CUDA toolkit (nvcc) of torch's CUDA version. Without a GPU it is built with CPU ops.
+#
+#   bash tools/install.sh                      # PYTHON=python3, MMSMLP_CACHE=~/.cache/mmsmlp
+#   bash tools/install.sh --wheelhouse DIR     # offline, from tools/make_wheelhouse.sh's DIR
+#                                              # (or MMSMLP_WHEELHOUSE=DIR)
 set -euo pipefail
 
 PYTHON=${PYTHON:-python3}
 CACHE=${MMSMLP_CACHE:-$HOME/.cache/mmsmlp}
+WHEELHOUSE=${MMSMLP_WHEELHOUSE:-}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TORCH_VERSION=2.14.1
 TORCHVISION_VERSION=0.29.1
 MMCV_VERSION=2.1.0
+MMENGINE_VERSION=0.10.7
+# What gets installed, stage by stage; tools/make_wheelhouse.sh downloads the same lists.
+# mmcv's build requirements (its setup.py imports pkg_resources, gone from setuptools 81).
+BUILD_REQUIREMENTS=("setuptools<81" wheel ninja packaging)
+# mmengine's and mmcv's runtime requirements, except OpenCV (see install_mmengine).
+MMENGINE_REQUIREMENTS=(addict matplotlib numpy packaging Pillow pyyaml rich termcolor yapf)
+OPENCV_REQUIREMENT="opencv-python>=4"
+# mmsegmentation imports ftfy and regex without declaring them; tensorboard serves the
+# TensorboardVisBackend that users switch on in configs.
+TOOLKIT_REQUIREMENTS=("mmdet==3.3.0" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" ftfy regex tensorboard)
 PIP=("$PYTHON" -m pip install --disable-pip-version-check --progress-bar off)
 
 log() { printf '[install] %s\n' "$*"; }
+die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
 has_module() { "$PYTHON" -c "import $1" >/dev/null 2>&1; }
+
+parse_args() {
+  while (($#)); do
+    case $1 in
+      --wheelhouse) [[ $# -ge 2 ]] || die "--wheelhouse needs a directory"; WHEELHOUSE=$2; shift 2 ;;
+      *) die "unknown argument '$1' (usage: bash tools/install.sh [--wheelhouse DIR])" ;;
+    esac
+  done
+  if [[ -n $WHEELHOUSE ]]; then
+    [[ -d $WHEELHOUSE ]] || die "wheelhouse '$WHEELHOUSE' is not a directory; make one with tools/make_wheelhouse.sh"
+    WHEELHOUSE=$(cd "$WHEELHOUSE" && pwd)
+    PIP+=(--no-index --find-links "$WHEELHOUSE")
+    log "installing offline from the wheelhouse $WHEELHOUSE"
+  fi
+}
 
 install_torch() {
   if has_module torch && has_module torchvision; then
     log "keeping the installed torch $("$PYTHON" -c 'import torch; print(torch.__version__)')"
   elif has_module torch; then
-    echo "[install] torch is installed but torchvision is not; install the torchvision that" \
-         "matches your torch build (https://pytorch.org/get-started/previous-versions/) and rerun." >&2
-    exit 1
+    die "torch is installed but torchvision is not; install the torchvision that matches" \
+        "your torch build (https://pytorch.org/get-started/previous-versions/) and rerun."
   else
+    if [[ -n $WHEELHOUSE ]] && ! compgen -G "$WHEELHOUSE/torch-$TORCH_VERSION*.whl" >/dev/null; then
+      die "torch is not installed and the wheelhouse has no torch $TORCH_VERSION wheel: install" \
+          "torch and torchvision first, or make the wheelhouse with --with-torch."
+    fi
     log "installing torch $TORCH_VERSION and torchvision $TORCHVISION_VERSION"
     "${PIP[@]}" "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
   fi
 }
 
-mmcv_ops_work() {
-  "$PYTHON" - <<PY >/dev/null 2>&1
+# mmengine declares opencv-python. A machine that already has OpenCV under another name
+# (opencv-python-headless on servers) keeps it: mmengine goes in without its declared
+# requirements, which are installed here by name.
+install_mmengine() {
+  local opencv=("$OPENCV_REQUIREMENT")
+  if has_module cv2; then opencv=(); fi
+  "${PIP[@]}" ${opencv[@]+"${opencv[@]}"} "${MMENGINE_REQUIREMENTS[@]}"
+  "${PIP[@]}" --no-deps "mmengine==$MMENGINE_VERSION"
+}
+
+# Prints what mmcv's ops must be built for: "cpu", or "cuda ARCHS" (ARCHS as in
+# TORCH_CUDA_ARCH_LIST, ';'-separated) when torch sees a GPU or FORCE_CUDA=1.
+mmcv_target() {
+  "$PYTHON" - <<'PY'
+import os
+import re
+import sys
+
+import torch
+
+if not (torch.cuda.is_available() or os.environ.get('FORCE_CUDA') == '1'):
+    print('cpu')
+    sys.exit()
+if torch.version.cuda is None:
+    sys.exit(f'FORCE_CUDA=1, but torch {torch.__version__} is a CPU-only build: '
+             'install a CUDA build of torch first.')
+archs = re.split(r'[;\s]+', os.environ.get('TORCH_CUDA_ARCH_LIST', '').strip())
+archs = [arch for arch in archs if arch]
+if not archs:
+    if not torch.cuda.is_available():
+        sys.exit('FORCE_CUDA=1 without a visible GPU: set TORCH_CUDA_ARCH_LIST to the '
+                 'compute capabilities to build for, e.g. TORCH_CUDA_ARCH_LIST=9.0 for '
+                 'H100/H200, 8.0 for A100.')
+    archs = sorted({'%d.%d' % torch.cuda.get_device_capability(i)
+                    for i in range(torch.cuda.device_count())})
+print('cuda', ';'.join(archs))
+PY
+}
+
+# Prints the CUDA toolkit directory to build mmcv's CUDA ops with, or stops with what to do.
+# Where CUDA_HOME is unset, torch derives it from nvcc on the PATH, which is wrong when that
+# nvcc is a wrapper script (in /usr/local/bin, say); then /usr/local/cuda and
+# /usr/local/cuda-X.Y (torch's CUDA version) are tried.
+cuda_home() {
+  "$PYTHON" - <<'PY'
+import os
+import re
+import subprocess
+import sys
+
+import torch
+from torch.utils.cpp_extension import CUDA_HOME
+
+
+def is_toolkit(home):
+    return all(
+        os.path.isfile(os.path.join(home, path))
+        for path in ('bin/nvcc', 'include/cuda_runtime.h'))
+
+
+wanted = torch.version.cuda
+fix = (f'install the CUDA toolkit {wanted} (the CUDA version of torch '
+       f'{torch.__version__}, torch.version.cuda) and set CUDA_HOME to it, e.g. '
+       f'export CUDA_HOME=/usr/local/cuda-{wanted}')
+candidates = [CUDA_HOME] if CUDA_HOME else []
+if not (os.environ.get('CUDA_HOME') or os.environ.get('CUDA_PATH')):
+    candidates += ['/usr/local/cuda', f'/usr/local/cuda-{wanted}']
+home = next((path for path in candidates if path and is_toolkit(path)), None)
+if home is None:
+    sys.exit("mmcv's CUDA ops need the CUDA toolkit (bin/nvcc and "
+             'include/cuda_runtime.h), which was not found in '
+             f'{", ".join(candidates) or "CUDA_HOME (unset), nvcc on the PATH (none)"}: '
+             f'{fix}.')
+nvcc = os.path.join(home, 'bin', 'nvcc')
+found = re.search(r'release (\d+)\.(\d+)',
+                  subprocess.run([nvcc, '--version'], capture_output=True,
+                                 text=True).stdout)
+if found is None or found.group(1) != wanted.split('.')[0]:
+    version = found.group(0) if found else 'an unknown version'
+    sys.exit(f'{nvcc} is CUDA {version}, but torch was built with CUDA {wanted}: {fix}.')
+print(home)
+PY
+}
+
+# The cache key names everything the compiled ops are bound to. CPU ops keep the key of
+# earlier versions of this script, so their cached wheels stay valid; CUDA-ops keys add the
+# architectures and have characters other than letters, digits, '.', '_' and '-' replaced
+# by '_' (they name files that travel, see tools/gpu_check.sh).
+mmcv_cache_key() {
+  "$PYTHON" - "$1" "${2:-}" <<'PY'
+import re
+import sys
+
+import torch
+
+kind, archs = sys.argv[1:]
+key = (f'py{sys.version_info[0]}{sys.version_info[1]}-torch{torch.__version__}'
+       f'-cuda{torch.version.cuda or "cpu"}')
+if kind == 'cuda':
+    key = re.sub(r'[^A-Za-z0-9._-]', '_', f'{key}-cuda-ops-arch{archs}')
+print(key)
+PY
+}
+
+# Succeeds when mmcv $MMCV_VERSION is installed and its compiled ops run (on CUDA tensors
+# too for "cuda", where a GPU is visible); else prints why not and fails.
+mmcv_check() {
+  local output
+  if output=$("$PYTHON" - "$1" "$MMCV_VERSION" 2>&1 <<'PY'
+import sys
+
 import mmcv
-assert mmcv.__version__ == '$MMCV_VERSION'
-from mmcv.ops import nms, roi_align  # compiled ops, needed by Mask R-CNN
+import torch
+
+kind, version = sys.argv[1:]
+if mmcv.__version__ != version:
+    sys.exit(f'mmcv {mmcv.__version__} is installed, not {version}')
+from mmcv.ops import get_compiling_cuda_version, nms, roi_align
+
+if kind == 'cuda' and get_compiling_cuda_version() == 'not available':
+    sys.exit('the installed mmcv has no CUDA ops (built without a GPU or FORCE_CUDA=1)')
+boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.], [20., 20., 30., 30.]])
+scores = torch.tensor([0.9, 0.8, 0.7])
+features = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+rois = torch.tensor([[0., 1., 1., 6., 6.], [1., 0., 2., 7., 5.]])
+
+
+def run_ops(device):
+    keep = nms(boxes.to(device), scores.to(device), 0.5)[1]
+    pooled = roi_align(features.to(device), rois.to(device), (2, 2), 1.0, 2)
+    return keep.cpu(), pooled.cpu()
+
+
+expected = run_ops('cpu')
+if kind == 'cuda' and torch.cuda.is_available():
+    for got, want in zip(run_ops('cuda'), expected):
+        torch.testing.assert_close(got, want)
 PY
+  ); then
+    return 0
+  fi
+  printf '%s\n' "$output" | tail -n 1
+  return 1
 }
 
-# The cache key names everything the compiled ops are ABI-bound to.
-mmcv_cache_dir() {
-  "$PYTHON" - "$CACHE" <<'PY'
-import sys, torch
-cuda = torch.version.cuda or 'cpu'
-print(f'{sys.argv[1]}/wheels/py{sys.version_info[0]}{sys.version_info[1]}-torch{torch.__version__}-cuda{cuda}')
-PY
+mmcv_sdist() {
+  local dir=$1
+  if [[ -n $WHEELHOUSE ]]; then
+    [[ -f $WHEELHOUSE/mmcv-$MMCV_VERSION.tar.gz ]] ||
+      die "the wheelhouse has no mmcv-$MMCV_VERSION.tar.gz; make it with tools/make_wheelhouse.sh"
+    cp "$WHEELHOUSE/mmcv-$MMCV_VERSION.tar.gz" "$dir/"
+  else
+    "$PYTHON" -m pip download --disable-pip-version-check --no-deps --no-binary :all: \
+      "mmcv==$MMCV_VERSION" -d "$dir"
+  fi
 }
 
+# Builds the wheel into $1. The source tree lives under the cache until the build succeeds,
+# so an interrupted build resumes where it stopped (ninja rebuilds only what is missing).
 build_mmcv_wheel() {
-  local out=$1 work
-  work=$(mktemp -d)
-  log "building mmcv $MMCV_VERSION with ops against the installed torch (about 13 min on 2 cores)"
-  "$PYTHON" -m pip download --disable-pip-version-check --no-deps --no-binary :all: \
-    "mmcv==$MMCV_VERSION" -d "$work"
-  tar -xzf "$work"/mmcv-"$MMCV_VERSION".tar.gz -C "$work"
-  # torch >= 2.6 headers need C++20; mmcv 2.1.0 hard-codes -std=c++17.
-  sed -i 's/-std=c++17/-std=c++20/g' "$work/mmcv-$MMCV_VERSION/setup.py"
-  (cd "$work/mmcv-$MMCV_VERSION" &&
-    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-      "$PYTHON" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps . -w "$work/dist")
+  local out=$1 kind=$2 archs=$3 key=$4 work src env
+  work=$CACHE/build/$key
+  src=$work/mmcv-$MMCV_VERSION
+  # Python's CFLAGS hold -g: with the debug info mmcv's CPU-ops library is 80 MB instead of
+  # 2 MB (a 31 MB wheel); the linker leaves it out.
+  env=(MMCV_WITH_OPS=1 "MAX_JOBS=${MAX_JOBS:-$(nproc)}" "LDFLAGS=${LDFLAGS:+$LDFLAGS }-Wl,--strip-debug")
+  if [[ $kind == cuda ]]; then
+    local home
+    home=$(cuda_home) || die "cannot build mmcv's CUDA ops (see above)"
+    env+=(FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=$archs" "CUDA_HOME=$home")
+    log "building mmcv $MMCV_VERSION with CUDA ops for compute capability $archs (nvcc in $home)"
+  else
+    log "building mmcv $MMCV_VERSION with CPU ops (about 13 min on 2 cores)"
+  fi
+  if [[ ! -f $src/setup.py ]]; then
+    rm -rf "$work"
+    mkdir -p "$work"
+    mmcv_sdist "$work"
+    tar -xzf "$work/mmcv-$MMCV_VERSION.tar.gz" -C "$work"
+    # torch >= 2.6 headers need C++20; mmcv 2.1.0 hard-codes -std=c++17 for the C++ and
+    # the nvcc flags.
+    sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
+  else
+    log "resuming the build in $work"
+  fi
+  (cd "$src" && env "${env[@]}" \
+    "$PYTHON" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps . -w "$work/dist")
   mkdir -p "$out"
   cp "$work"/dist/mmcv-*.whl "$out/"
   rm -rf "$work"
 }
 
 install_mmcv() {
-  if mmcv_ops_work; then
-    log "keeping the installed mmcv $MMCV_VERSION"
+  local target kind archs reason key dir wheel
+  target=$(mmcv_target) || die "cannot tell what to build mmcv's ops for (see above)"
+  read -r kind archs <<<"$target"
+  if reason=$(mmcv_check "$kind"); then
+    log "keeping the installed mmcv $MMCV_VERSION ($kind ops)"
     return
   fi
-  local dir
-  dir=$(mmcv_cache_dir)
-  if ! ls "$dir"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
-    build_mmcv_wheel "$dir"
-  else
-    log "reusing the cached wheel in $dir"
+  log "mmcv $MMCV_VERSION with $kind ops is needed: $reason"
+  key=$(mmcv_cache_key "$kind" "$archs")
+  dir=$CACHE/wheels/$key
+  # A wheel built earlier: in the cache, or shipped in the wheelhouse under the same key.
+  local candidates=("$dir"/mmcv-"$MMCV_VERSION"-*.whl)
+  if [[ -n $WHEELHOUSE ]]; then
+    candidates+=("$WHEELHOUSE/mmcv/$key"/mmcv-"$MMCV_VERSION"-*.whl)
   fi
+  for wheel in "${candidates[@]}"; do
+    [[ -f $wheel ]] || continue
+    log "installing the prebuilt $wheel"
+    "${PIP[@]}" --no-deps --force-reinstall "$wheel"
+    if reason=$(mmcv_check "$kind"); then return; fi
+    log "that wheel fails the check: $reason"
+  done
+  build_mmcv_wheel "$dir" "$kind" "$archs" "$key"
   "${PIP[@]}" --no-deps --force-reinstall "$dir"/mmcv-"$MMCV_VERSION"-*.whl
-  mmcv_ops_work || { echo "[install] mmcv $MMCV_VERSION is installed but its ops do not import" >&2; exit 1; }
+  reason=$(mmcv_check "$kind") || die "mmcv $MMCV_VERSION was built and installed but its ops fail: $reason"
 }
 
 main() {
+  parse_args "$@"
   install_torch
-  # Build requirements of mmcv (its setup.py imports pkg_resources, gone from setuptools 81).
-  "${PIP[@]}" "setuptools<81" wheel ninja packaging
-  "${PIP[@]}" "mmengine==0.10.7" "opencv-python>=4" addict "numpy" pyyaml yapf termcolor
+  "${PIP[@]}" "${BUILD_REQUIREMENTS[@]}"
+  install_mmengine
   install_mmcv
-  # mmsegmentation imports ftfy and regex without declaring them; tensorboard serves
-  # the TensorboardVisBackend that users switch on in configs.
-  "${PIP[@]}" "mmdet==3.3.0" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" ftfy regex tensorboard \
-    "mmcv==$MMCV_VERSION" "mmengine==0.10.7"
+  "${PIP[@]}" "${TOOLKIT_REQUIREMENTS[@]}"
   "${PIP[@]}" --no-build-isolation --no-deps -e "$REPO"
   "${PIP[@]}" -r "$REPO/requirements/tests.txt"
   log "done: $("$PYTHON" -c 'import torch, mmcv, mmdet, mmseg, mmpretrain; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__, "mmpretrain", mmpretrain.__version__)')"
 }
 
-main "$@"
+# tools/make_wheelhouse.sh sources this file for the lists above.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi
