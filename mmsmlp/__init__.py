@@ -2,13 +2,20 @@
 """sMLPNet as an OpenMMLab backbone.
 
 Importing mmsmlp registers ``SMLPNet`` for mmpretrain, mmdet and mmseg
-configs and lets torch's ``weights_only`` loading read the checkpoints that
-mmengine writes (so ``--resume`` works on torch >= 2.6).
+configs, lets torch's ``weights_only`` loading read the checkpoints that
+mmengine writes (so ``--resume`` works on torch >= 2.6), and adds mmsmlp's
+classifiers to mmpretrain's model names (``mmpretrain.get_model``) once
+mmpretrain is imported, without importing it.
 """
+from .model_index import (get_config_path, register_model_index,
+                          register_when_mmpretrain_loads)
 from .models import SMLPNet
 from .utils import allow_mmengine_checkpoint_globals
+from .version import __version__
 
-__version__ = '0.1.0'
-__all__ = ['SMLPNet', '__version__']
+__all__ = [
+    'SMLPNet', 'get_config_path', 'register_model_index', '__version__'
+]
 
 allow_mmengine_checkpoint_globals()
+register_when_mmpretrain_loads()

@@ -1,0 +1,173 @@
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
+"""The model index: every config is in exactly one metafile, every entry
+names a config that builds the model it describes, and mmpretrain serves the
+classifiers by name (list_models, get_model, its inferencers)."""
+import importlib
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.fileio import load
+from mmengine.registry import DefaultScope
+
+import mmsmlp
+from mmsmlp.model_index import (MMPRETRAIN_METAFILES, MODEL_INDEX,
+                                get_config_path, load_model_index, mim_root)
+
+REPO = Path(__file__).resolve().parents[1]
+ENTRIES = load_model_index()
+CLASSIFIERS = sorted(e['Name'] for e in ENTRIES
+                     if e['Metafile'] in MMPRETRAIN_METAFILES)
+HOW_TO_ADD = 'see docs/model_zoo.md, "Adding a config to the model index"'
+
+
+def model_configs():
+    """Every config under configs/, except those in folders whose names
+    start with '_' (the _base_ parts and the _examples_ templates)."""
+    configs = []
+    for path in sorted((REPO / 'configs').rglob('*.py')):
+        relative = path.relative_to(REPO)
+        if not any(part.startswith('_') for part in relative.parts[1:-1]):
+            configs.append(relative.as_posix())
+    return configs
+
+
+def test_index_is_read_from_this_checkout():
+    assert mim_root() == REPO
+
+
+def test_every_config_is_in_exactly_one_metafile():
+    listed = Counter(entry['Config'] for entry in ENTRIES)
+    missing = [c for c in model_configs() if c not in listed]
+    assert not missing, (
+        f'configs missing from the metafiles ({HOW_TO_ADD}): {missing}')
+    repeated = sorted(c for c, count in listed.items() if count > 1)
+    assert not repeated, f'configs listed more than once: {repeated}'
+    dangling = sorted(c for c in listed if not (REPO / c).is_file())
+    assert not dangling, f'metafile entries without a config: {dangling}'
+
+
+def test_every_metafile_is_imported_by_the_index():
+    imported = set(load(str(REPO / MODEL_INDEX))['Import'])
+    metafiles = {
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / 'configs').rglob('metafile.yml')
+    }
+    assert metafiles == imported
+    assert set(MMPRETRAIN_METAFILES) <= imported
+
+
+@pytest.mark.parametrize('entry', ENTRIES, ids=lambda e: e['Name'])
+def test_entry_is_complete(entry):
+    assert entry['Name'] == Path(entry['Config']).stem
+    assert {'In Collection', 'Metadata', 'Config'} <= set(entry)
+    metadata = entry['Metadata']
+    assert isinstance(metadata['Parameters'], int)
+    assert isinstance(metadata['FLOPs'], int)
+    assert len(metadata['Input Size']) == 2
+    # Every number says whose it is: the paper's or measured by mmsmlp.
+    for result in entry.get('Results', []):
+        assert result['Source'].split(':')[0] in ('paper', 'mmsmlp')
+
+
+def build_on_meta_device(config: Config) -> torch.nn.Module:
+    """The config's model, built by its toolkit with parameters that have
+    shapes but no storage (no memory, no initialisation)."""
+    scope = config.default_scope
+    importlib.import_module(f'{scope}.utils').register_all_modules(False)
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    with DefaultScope.overwrite_default_scope(scope), torch.device('meta'):
+        return registry.build(config.model)
+
+
+@pytest.mark.parametrize('entry', ENTRIES, ids=lambda e: e['Name'])
+def test_entry_builds_with_its_parameter_count(entry):
+    config = Config.fromfile(REPO / entry['Config'])
+    is_classifier = entry['Metafile'] in MMPRETRAIN_METAFILES
+    assert (config.default_scope == 'mmpretrain') == is_classifier, (
+        'list the metafiles of mmpretrain configs, and only those, in '
+        'mmsmlp.model_index.MMPRETRAIN_METAFILES')
+    model = build_on_meta_device(config)
+    params = sum(p.numel() for p in model.parameters())
+    assert params == entry['Metadata']['Parameters']
+
+
+def test_get_config_path_by_name_and_by_path():
+    path = get_config_path('smlpnet-tiny_8xb128_in1k')
+    assert path == str(REPO / 'configs/smlpnet/smlpnet-tiny_8xb128_in1k.py')
+    assert get_config_path('smlpnet/smlpnet-tiny_8xb128_in1k.py') == path
+    with pytest.raises(FileNotFoundError, match='smlpnet-tiny_8xb128_in1k'):
+        get_config_path('smlpnet-tiny_8xb64_in1k')
+
+
+def test_mmpretrain_lists_and_builds_the_classifiers_by_name():
+    from mmpretrain import get_model, list_models
+    assert list_models('*smlpnet*') == CLASSIFIERS
+    assert 'smlpnet-tiny_8xb128_in1k' in CLASSIFIERS
+    assert not any('rcnn' in name or 'upernet' in name
+                   for name in CLASSIFIERS)
+    model = get_model('smlpnet-tiny_8xb128_in1k')
+    assert type(model.backbone).__name__ == 'SMLPNet'
+    assert sum(p.numel() for p in model.parameters()) == 24_123_584
+    mmsmlp.register_model_index()  # a second registration does nothing
+    assert list_models('*smlpnet*') == CLASSIFIERS
+
+
+def test_pretrained_checkpoint_and_inferencers_by_name(tmp_path):
+    from mmpretrain import get_model
+    from mmpretrain.apis import (FeatureExtractor,
+                                 ImageClassificationInferencer)
+    name = 'smlpnet-demo_1xb32_shapes'
+    classes = ['a', 'b', 'c', 'd', 'e', 'f']
+    trained = get_model(name)
+    with torch.no_grad():
+        for param in trained.parameters():
+            param.normal_()
+    checkpoint = tmp_path / 'demo.pth'
+    torch.save(
+        dict(state_dict=trained.state_dict(),
+             meta=dict(dataset_meta=dict(classes=classes))), checkpoint)
+
+    loaded = get_model(name, pretrained=str(checkpoint))
+    for key, value in trained.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.random.default_rng(0).integers(
+        0, 256, (80, 96, 3), dtype=np.uint8))
+    inferencer = ImageClassificationInferencer(
+        name, pretrained=str(checkpoint), device='cpu')
+    result = inferencer(str(image))[0]
+    assert result['pred_class'] in classes
+    assert result['pred_scores'].shape == (len(classes), )
+    extractor = FeatureExtractor(name, pretrained=str(checkpoint),
+                                 device='cpu')
+    features = extractor(str(image))[0]  # pooled stages, the last for the head
+    assert features[-1].shape == (256, )
+
+
+@pytest.mark.parametrize('first', ['mmsmlp', 'mmpretrain'])
+def test_registration_in_either_import_order(first):
+    """``import mmsmlp`` does not import mmpretrain, and mmpretrain knows
+    the names whichever of the two is imported first."""
+    code = '\n'.join([
+        'import sys',
+        f'import {first}',
+        "assert 'mmpretrain' not in sys.modules or "
+        f"'{first}' == 'mmpretrain', 'import mmsmlp imported mmpretrain'",
+        'import mmsmlp',
+        'from mmpretrain import list_models',
+        "print(' '.join(list_models('*smlpnet*')))",
+    ])
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    run = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == CLASSIFIERS
