@@ -1,11 +1,74 @@
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
+"""Packaging of mmsmlp.
+
+Besides the Python package, a built wheel (``pip install .``, ``pip wheel .``)
+carries the configs and the model index under ``mmsmlp/.mim/``, where the
+OpenMMLab toolkits keep theirs, so that an installed mmsmlp finds its configs
+without the repository (``mmsmlp.get_config_path``). Editable installs read
+them from the checkout instead.
+"""
+import os.path as osp
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+ROOT = osp.dirname(osp.abspath(__file__))
+
+
+def read_text(path):
+    with open(osp.join(ROOT, path), encoding='utf-8') as f:
+        return f.read()
+
+
+def read_requirements(name):
+    """The requirements listed in ``requirements/<name>.txt``."""
+    lines = read_text(f'requirements/{name}.txt').splitlines()
+    requirements = (line.split('#')[0].strip() for line in lines)
+    return [requirement for requirement in requirements if requirement]
+
+
+def read_version():
+    namespace = {}
+    exec(read_text('mmsmlp/version.py'), namespace)
+    return namespace['__version__']
+
+
+class BuildPyWithMim(build_py):
+    """Copy ``configs/`` and ``model-index.yml`` into the built package as
+    ``mmsmlp/.mim/``."""
+
+    def run(self):
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            return
+        mim = osp.join(self.build_lib, 'mmsmlp', '.mim')
+        # A build directory left from an earlier build may hold configs
+        # that have since been deleted.
+        shutil.rmtree(mim, ignore_errors=True)
+        shutil.copytree(
+            osp.join(ROOT, 'configs'),
+            osp.join(mim, 'configs'),
+            ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        shutil.copy(osp.join(ROOT, 'model-index.yml'), mim)
+
+
+extras = {
+    name: read_requirements(name)
+    for name in ('cls', 'det', 'seg', 'tests')
+}
+extras['all'] = sorted(set(extras['cls'] + extras['det'] + extras['seg']))
 
 setup(
     name='mmsmlp',
-    version='0.1.0',
+    version=read_version(),
     description='sMLPNet (Sparse MLP, AAAI 2022) as an OpenMMLab backbone',
+    long_description=read_text('README.md'),
+    long_description_content_type='text/markdown',
     packages=find_packages(include=['mmsmlp', 'mmsmlp.*']),
-    python_requires='>=3.8',
-    install_requires=['torch>=1.13', 'mmengine>=0.10.0', 'mmcv>=2.0.0'],
+    cmdclass={'build_py': BuildPyWithMim},
+    python_requires='>=3.9',
+    install_requires=read_requirements('runtime'),
+    extras_require=extras,
     license='Apache-2.0',
 )
