@@ -1,0 +1,297 @@
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
+"""Print the software stack and check that it can run mmsmlp's configs.
+
+    python -m mmsmlp.utils.collect_env [--tasks cls det seg]
+
+Prints, as the OpenMMLab toolkits' ``collect_env`` do, mmengine's report
+(Python, CUDA, GPUs, compilers, PyTorch and how it was built, OpenCV,
+MMEngine) followed by cuDNN, mmcv and how its ops are compiled, mmpretrain,
+mmdet, mmseg, mmsmlp, whether the GPU runs a kernel and whether mmsmlp's
+allow-list for torch >= 2.6 ``weights_only`` checkpoint loading is active.
+It then lists every problem that stops the configs of the given tasks
+(default: all three) from running, and exits with status 1 if there is one.
+"""
+import argparse
+import dataclasses
+import importlib
+import importlib.metadata
+import sys
+from collections import OrderedDict
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+from mmengine.utils import digit_version
+from mmengine.utils.dl_utils import collect_env as collect_base_env
+
+import mmsmlp
+
+# torch >= 2.6 reads mmengine checkpoints only through mmsmlp's allow-list
+# (mmsmlp/utils/checkpoint.py), which needs that version's add_safe_globals.
+MIN_TORCH = '2.6.0'
+WEIGHTS_ONLY_DEFAULT_TORCH = '2.6.0'
+
+
+class Toolkit(NamedTuple):
+    """An OpenMMLab toolkit that runs one task's configs, and the mmcv and
+    mmengine versions ([min, max)) that its release verified with mmsmlp
+    asserts at import."""
+    name: str
+    distribution: str  # pip name
+    module: str
+    verified: str
+    mmcv: Tuple[str, str]
+    mmengine: Tuple[str, str]
+
+
+TOOLKITS = OrderedDict(
+    cls=Toolkit('MMPreTrain', 'mmpretrain', 'mmpretrain', '1.2.0',
+                ('2.0.0', '2.4.0'), ('0.8.3', '1.0.0')),
+    det=Toolkit('MMDetection', 'mmdet', 'mmdet', '3.3.0',
+                ('2.0.0rc4', '2.2.0'), ('0.7.1', '1.0.0')),
+    seg=Toolkit('MMSegmentation', 'mmsegmentation', 'mmseg', '1.2.2',
+                ('2.0.0rc4', '2.2.0'), ('0.5.0', '1.0.0')),
+)
+
+
+@dataclasses.dataclass
+class Stack:
+    """What the checks look at; :func:`collect_stack` fills it in."""
+    torch: str
+    cuda_available: bool
+    # Set when CUDA is available but a kernel fails on the GPU.
+    gpu_error: Optional[str]
+    cudnn: Optional[int]
+    mmengine: str
+    mmcv: Optional[str]
+    # Compiler of mmcv's ops, None when they do not import.
+    mmcv_ops: Optional[str]
+    mmcv_ops_error: Optional[str]
+    # CUDA version mmcv's ops were compiled with; None without CUDA ops.
+    mmcv_cuda_ops: Optional[str]
+    # Installed version (None if not installed) and import error, by task.
+    toolkits: Dict[str, Optional[str]]
+    toolkit_errors: Dict[str, str]
+    allow_list_active: bool
+
+
+class Problem(NamedTuple):
+    name: str
+    message: str
+
+
+def _installed_version(distribution: str) -> Optional[str]:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _import_error(module: str) -> Optional[str]:
+    try:
+        importlib.import_module(module)
+    except Exception as error:  # toolkits assert versions at import
+        return f'{type(error).__name__}: {error}'
+    return None
+
+
+def _gpu_error() -> Optional[str]:
+    """None if a kernel runs on GPU 0 (or there is no GPU), else why not."""
+    if not torch.cuda.is_available():
+        return None
+    try:
+        (torch.ones(2, device='cuda') * 2).sum().item()
+    except Exception as error:
+        return f'{type(error).__name__}: {error}'
+    return None
+
+
+def _mmcv_ops() -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """Compiler, error and CUDA version of mmcv's compiled ops."""
+    try:
+        from mmcv.ops import get_compiler_version, get_compiling_cuda_version
+        compiler = get_compiler_version()
+        cuda = get_compiling_cuda_version()
+    except Exception as error:
+        return None, f'{type(error).__name__}: {error}', None
+    return compiler, None, None if cuda == 'not available' else cuda
+
+
+def _allow_list_active() -> bool:
+    from mmengine.logging import HistoryBuffer
+    get_safe_globals = getattr(torch.serialization, 'get_safe_globals', None)
+    return get_safe_globals is not None and HistoryBuffer in get_safe_globals()
+
+
+def collect_stack() -> Stack:
+    """Look at the installed stack (importing the installed toolkits)."""
+    import mmengine
+    mmcv_ops, mmcv_ops_error, mmcv_cuda_ops = _mmcv_ops()
+    toolkits = {
+        task: _installed_version(toolkit.distribution)
+        for task, toolkit in TOOLKITS.items()
+    }
+    toolkit_errors = {
+        task: _import_error(TOOLKITS[task].module)
+        for task, version in toolkits.items() if version is not None
+    }
+    return Stack(
+        torch=torch.__version__,
+        cuda_available=torch.cuda.is_available(),
+        gpu_error=_gpu_error(),
+        cudnn=(torch.backends.cudnn.version()
+               if torch.backends.cudnn.is_available() else None),
+        mmengine=mmengine.__version__,
+        mmcv=_installed_version('mmcv'),
+        mmcv_ops=mmcv_ops,
+        mmcv_ops_error=mmcv_ops_error,
+        mmcv_cuda_ops=mmcv_cuda_ops,
+        toolkits=toolkits,
+        toolkit_errors={t: e for t, e in toolkit_errors.items() if e},
+        allow_list_active=_allow_list_active())
+
+
+def check_stack(stack: Stack,
+                tasks: Sequence[str] = tuple(TOOLKITS)) -> List[Problem]:
+    """The problems that stop the configs of ``tasks`` from running."""
+    problems = []
+    if digit_version(stack.torch) < digit_version(MIN_TORCH):
+        problems.append(Problem(
+            'torch-too-old',
+            f'torch {stack.torch} is older than {MIN_TORCH}, which mmsmlp '
+            f'needs: pip install "torch>={MIN_TORCH}" with the matching '
+            'torchvision.'))
+    if stack.gpu_error:
+        problems.append(Problem(
+            'gpu-unusable',
+            'CUDA is available but a kernel fails on the GPU '
+            f'({stack.gpu_error}): install a torch build for this GPU and '
+            'driver.'))
+    if (digit_version(stack.torch) >= digit_version(WEIGHTS_ONLY_DEFAULT_TORCH)
+            and not stack.allow_list_active):
+        problems.append(Problem(
+            'checkpoint-allow-list-inactive',
+            f'torch {stack.torch} loads checkpoints with weights_only=True, '
+            "and mmengine's own checkpoints (--resume) need mmsmlp's "
+            'allow-list, which is not active: import mmsmlp before loading '
+            '(the configs do it through custom_imports).'))
+    if stack.mmcv is None:
+        problems.append(Problem(
+            'mmcv-missing', 'mmcv is not installed: run tools/install.sh.'))
+    for task in tasks:
+        problems += _check_toolkit(stack, task)
+    if 'det' in tasks and stack.mmcv is not None:
+        problems += _check_mmcv_ops(stack)
+    return problems
+
+
+def _check_toolkit(stack: Stack, task: str) -> List[Problem]:
+    toolkit = TOOLKITS[task]
+    version = stack.toolkits.get(task)
+    if version is None:
+        return [Problem(
+            f'{toolkit.module}-missing',
+            f'{toolkit.distribution} is not installed, so the {task} configs '
+            f'({toolkit.module}) cannot run: pip install "mmsmlp[{task}]" '
+            '(or run tools/install.sh).')]
+    # The verified release's limits give a named problem with its fix;
+    # other releases have other limits, which their import error states.
+    problems = []
+    if version == toolkit.verified:
+        problems += _check_version(toolkit, 'mmcv', stack.mmcv, toolkit.mmcv)
+        problems += _check_version(toolkit, 'mmengine', stack.mmengine,
+                                   toolkit.mmengine)
+    error = stack.toolkit_errors.get(task)
+    if error and not problems:
+        problems.append(Problem(
+            f'{toolkit.module}-import-failed',
+            f'{toolkit.distribution} {version} is installed but does not '
+            f'import: {error}'))
+    return problems
+
+
+def _check_version(toolkit: Toolkit, package: str, version: Optional[str],
+                   bounds: Tuple[str, str]) -> List[Problem]:
+    low, high = (digit_version(bound) for bound in bounds)
+    if version is None or low <= digit_version(version) < high:
+        return []
+    return [Problem(
+        f'{package}-version',
+        f'{toolkit.distribution} {toolkit.verified} refuses {package} '
+        f'{version}: it needs {bounds[0]} <= {package} < {bounds[1]} '
+        f'(tools/install.sh installs a stack that works).')]
+
+
+def _check_mmcv_ops(stack: Stack) -> List[Problem]:
+    """Mask R-CNN needs mmcv's compiled RoIAlign and NMS, on the device it
+    runs on."""
+    if stack.mmcv_ops is None:
+        return [Problem(
+            'mmcv-ops-missing',
+            f'mmcv {stack.mmcv} has no compiled ops ({stack.mmcv_ops_error}),'
+            ' which Mask R-CNN needs (RoIAlign, NMS): install an mmcv built '
+            'with MMCV_WITH_OPS=1 (tools/install.sh builds one), not '
+            'mmcv-lite.')]
+    if stack.cuda_available and stack.mmcv_cuda_ops is None:
+        return [Problem(
+            'mmcv-ops-without-cuda',
+            f'mmcv {stack.mmcv} has ops compiled without CUDA, so Mask R-CNN '
+            'cannot run on the GPU: rebuild mmcv where torch sees the GPU '
+            '(or FORCE_CUDA=1) with nvcc available.')]
+    return []
+
+
+def collect_env(stack: Optional[Stack] = None) -> Dict[str, object]:
+    """mmengine's environment report with what mmsmlp runs on added."""
+    stack = stack or collect_stack()
+    env = collect_base_env()
+    env['cuDNN'] = stack.cudnn if stack.cudnn is not None else 'not available'
+    env['MMCV'] = stack.mmcv or 'not installed'
+    if stack.mmcv_ops is None:
+        env['MMCV ops'] = f'not available ({stack.mmcv_ops_error})'
+    else:
+        env['MMCV ops'] = (f'compiled with {stack.mmcv_ops}, '
+                           f'CUDA {stack.mmcv_cuda_ops or "not available"}')
+    for task, toolkit in TOOLKITS.items():
+        version = stack.toolkits[task]
+        error = stack.toolkit_errors.get(task)
+        env[toolkit.name] = (
+            'not installed' if version is None else
+            f'{version} (import fails: {error})' if error else version)
+    env['mmsmlp'] = mmsmlp.__version__
+    env['GPU usable'] = (stack.cuda_available and not stack.gpu_error)
+    env['Checkpoint allow-list (torch >= 2.6)'] = (
+        'active' if stack.allow_list_active else 'inactive')
+    return env
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Print the software stack and check that it can run "
+        "mmsmlp's configs")
+    parser.add_argument(
+        '--tasks',
+        nargs='+',
+        choices=list(TOOLKITS),
+        default=list(TOOLKITS),
+        help='the configs to check for: cls (mmpretrain), det (mmdet), '
+        'seg (mmseg); default: all')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    stack = collect_stack()
+    for name, value in collect_env(stack).items():
+        print(f'{name}: {value}')
+    problems = check_stack(stack, args.tasks)
+    print()
+    if not problems:
+        print(f'OK: this stack can run the {" ".join(args.tasks)} configs.')
+        return 0
+    for problem in problems:
+        print(f'PROBLEM [{problem.name}]: {problem.message}')
+    return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
