@@ -11,7 +11,8 @@ MODULES = ('mmsmlp', 'mmsmlp.analysis', 'mmsmlp.analysis.ablations',
            'mmsmlp.analysis.logs', 'mmsmlp.apis', 'mmsmlp.converters',
            'mmsmlp.datasets.demo.classification',
            'mmsmlp.datasets.demo.segmentation', 'mmsmlp.deployment',
-           'mmsmlp.engine', 'mmsmlp.testing', 'mmsmlp.utils')
+           'mmsmlp.engine', 'mmsmlp.model_index', 'mmsmlp.testing',
+           'mmsmlp.utils', 'mmsmlp.utils.collect_env')
 OPTIONAL = ('mmpretrain', 'mmdet', 'mmseg', 'pycocotools', 'onnx',
             'onnxruntime', 'matplotlib')
 
