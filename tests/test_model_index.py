@@ -15,6 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.fileio import load
+from mmengine.registry import DefaultScope
 
 import mmsmlp
 from mmsmlp.analysis.flops import count_flops, num_params
@@ -90,7 +91,9 @@ def test_entry_builds_the_model_it_describes(entry):
         'list the metafiles of mmpretrain configs, and only those, in '
         'mmsmlp.model_index.MMPRETRAIN_METAFILES')
     metadata = entry['Metadata']
-    with torch.device('meta'):
+    # build_model sets the default scope; leave the global one as it was.
+    with DefaultScope.overwrite_default_scope(config.default_scope), \
+            torch.device('meta'):
         model = build_model(config)
         assert num_params(model) == metadata['Parameters']
         if config.default_scope == 'mmdet':
@@ -144,15 +147,18 @@ def test_pretrained_checkpoint_and_inferencers_by_name(tmp_path):
     image = tmp_path / 'image.png'
     cv2.imwrite(str(image), np.random.default_rng(0).integers(
         0, 256, (80, 96, 3), dtype=np.uint8))
-    inferencer = ImageClassificationInferencer(
-        name, pretrained=str(checkpoint), device='cpu')
-    result = inferencer(str(image))[0]
+    # The inferencers build their pipelines in the current default scope,
+    # which other tests may have left at another toolkit's.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        inferencer = ImageClassificationInferencer(
+            name, pretrained=str(checkpoint), device='cpu')
+        result = inferencer(str(image))[0]
+        extractor = FeatureExtractor(
+            name, pretrained=str(checkpoint), device='cpu')
+        features = extractor(str(image))[0]  # pooled stages
     assert result['pred_class'] in classes
     assert result['pred_scores'].shape == (len(classes), )
-    extractor = FeatureExtractor(name, pretrained=str(checkpoint),
-                                 device='cpu')
-    features = extractor(str(image))[0]  # pooled stages, the last for the head
-    assert features[-1].shape == (256, )
+    assert features[-1].shape == (256, )  # the last, for the head
 
 
 @pytest.mark.parametrize('first', ['mmsmlp', 'mmpretrain'])
