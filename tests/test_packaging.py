@@ -14,9 +14,9 @@ from mmengine.fileio import load
 
 REPO = Path(__file__).resolve().parents[1]
 # Build output and what a developer may keep in a checkout: data,
-# checkpoints, work dirs.
+# checkpoints, work dirs, the offline wheelhouse.
 NOT_SOURCE = {'.git', 'build', 'dist', '.pytest_cache', 'data', 'checkpoints',
-              'work_dirs', 'outputs'}
+              'work_dirs', 'outputs', 'wheelhouse'}
 
 
 def not_source(directory, names):
