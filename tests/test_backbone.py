@@ -119,10 +119,34 @@ def test_resize_mode_resamples_weights_elsewhere():
     assert not torch.allclose(mixer(x)[:, :8], mixer(x[:, :8]))
 
 
-def test_resize_preserves_an_averaging_kernel():
+@pytest.mark.parametrize('length', [20, 5])
+def test_resize_preserves_an_averaging_kernel(length):
     mean = torch.full((8, 8), 1 / 8)
-    weight, _ = resize_axial_weight(mean, torch.zeros(8), 20)
-    torch.testing.assert_close(weight.sum(1), torch.ones(20))
+    weight, _ = resize_axial_weight(mean, torch.zeros(8), length)
+    torch.testing.assert_close(weight.sum(1), torch.ones(length))
+
+
+@pytest.mark.parametrize('length', [5, 13, 20, 57])
+def test_resize_resamples_as_antialiased_bilinear_interpolation(length):
+    weight, bias = torch.randn(16, 16), torch.randn(16)
+    resized, resized_bias = resize_axial_weight(weight, bias, length)
+    resample = dict(mode='bilinear', align_corners=False, antialias=True)
+    expected = F.interpolate(weight[None, None], (length, length),
+                             **resample)[0, 0]
+    torch.testing.assert_close(resized, expected * 16 / length)
+    expected_bias = F.interpolate(bias[None, None, None], (1, length),
+                                  **resample)[0, 0, 0]
+    torch.testing.assert_close(resized_bias, expected_bias)
+
+
+def test_resize_low_pass_filters_a_weight_it_shrinks():
+    """A pattern finer than the new grid averages out instead of aliasing
+    into a coarse one (plain bilinear sampling of this alternating kernel
+    gives values of +-2.0 and a bias of +-0.8)."""
+    signs = torch.tensor([(-1.)**i for i in range(16)])
+    weight, bias = resize_axial_weight(signs.outer(signs), signs, 5)
+    assert weight.abs().max() < 0.05
+    assert bias.abs().max() < 0.05
 
 
 @pytest.mark.parametrize('shift', [False, True])

@@ -43,26 +43,45 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).contiguous()
 
 
+def resampling_matrix(length: int, ref_length: int,
+                      device=None) -> torch.Tensor:
+    """The ``(length, ref_length)`` matrix that resamples ``ref_length``
+    samples of a signal on [0, 1] to ``length`` samples with a triangle
+    (linear) filter: linear interpolation between the two nearest samples
+    when growing; when shrinking, the filter widens to the output spacing,
+    so each output averages the inputs its footprint covers (a low-pass
+    filter against aliasing). Rows sum to 1. This is what
+    ``F.interpolate(mode='bilinear', align_corners=False, antialias=True)``
+    does along one axis, written as a matrix so that it is a plain matmul
+    for every exporter and compiler."""
+    scale = ref_length / length
+    centers = (torch.arange(length, device=device) + 0.5) * scale
+    positions = torch.arange(ref_length, device=device) + 0.5
+    distances = (positions - centers[:, None]).abs() / max(scale, 1.)
+    weights = (1 - distances).clamp(min=0)
+    return weights / weights.sum(1, keepdim=True)
+
+
 def resize_axial_weight(weight: torch.Tensor, bias: torch.Tensor,
                         length: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Resize an N x N token-mixing weight and its N bias to ``length``.
+    """Resize an N x N token-mixing weight and its N bias to ``length`` L.
 
     The weight is treated as samples of a continuous kernel k(s, t) on the
-    unit square and resampled bilinearly; it is then scaled by N / length so
-    that summing over ``length`` inputs approximates the same integral as
-    summing over N did (a weight that averages its inputs keeps averaging).
-    At ``length == N`` the inputs are returned unchanged.
+    unit square and resampled along both axes with the L x N matrix R of
+    :func:`resampling_matrix` (interpolated when L > N, low-pass filtered
+    when L < N, so a pattern finer than the new grid averages out instead
+    of aliasing into a coarse one): R W R^T * N / L. The factor N / L makes
+    summing over L inputs approximate the same integral as summing over N
+    did (a weight that averages its inputs keeps averaging). The bias
+    becomes R b. At L == N the inputs are returned unchanged.
     """
     ref_length = weight.shape[0]
     if length == ref_length:
         return weight, bias
-    weight = F.interpolate(
-        weight[None, None], size=(length, length), mode='bilinear',
-        align_corners=False)[0, 0] * (ref_length / length)
-    bias = F.interpolate(
-        bias[None, None], size=length, mode='linear',
-        align_corners=False)[0, 0]
-    return weight, bias
+    resample = resampling_matrix(length, ref_length, weight.device).to(
+        weight.dtype)
+    weight = resample @ weight @ resample.T * (ref_length / length)
+    return weight, resample @ bias
 
 
 class AxialLinear(nn.Module):
@@ -76,7 +95,8 @@ class AxialLinear(nn.Module):
             input.
         mode (str): How to apply the weight when the axis length L differs
             from N. ``'resize'``: resample the weight to L x L at every call
-            (see :func:`resize_axial_weight`), so mixing stays global.
+            (see :func:`resize_axial_weight`: interpolated when L > N,
+            low-pass filtered when L < N), so mixing stays global.
             ``'window'``: apply the N x N weight within windows of N
             positions, zero-padding the axis to a multiple of N.
         shift (bool): In ``'window'`` mode with L > N, offset the windows by
@@ -366,9 +386,12 @@ class SMLPNet(BaseModule):
     input of at least 32 x 32 is accepted, square or not; ``mixing_mode``
     says how the weights apply to another grid, and at ``img_size`` both
     modes compute exactly the paper's function. ``'resize'`` resamples each
-    N x N weight to the actual length L at every forward pass
-    (:func:`resize_axial_weight`). A state dict saved for another
-    ``img_size`` is resized on load by the same rule (logged).
+    N x N weight to the actual length L at every forward pass: bilinear
+    interpolation when L > N, and when L < N an antialiased (low-pass
+    filtered) resampling, so learned patterns finer than the new grid
+    average out rather than alias (:func:`resize_axial_weight`). A state
+    dict saved for another ``img_size`` is resized on load by the same rule
+    (logged).
 
     Args:
         arch (str | dict): ``'tiny'``, ``'small'``, ``'base'`` (see
