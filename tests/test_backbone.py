@@ -259,20 +259,48 @@ def test_state_dict_from_other_reference_size_is_resized_on_load():
         24, 24)
 
 
-def test_resize_on_load_logs_which_weights():
+def logged_messages(function) -> str:
+    """What ``function()`` logs to mmengine's current logger."""
     records = []
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())
     logger = MMLogger.get_current_instance()
     logger.addHandler(handler)
     try:
-        small_net(img_size=96).load_state_dict(
-            small_net(img_size=64).state_dict())
+        function()
     finally:
         logger.removeHandler(handler)
-    logged = '\n'.join(records)
+    return '\n'.join(records)
+
+
+def test_resize_on_load_logs_which_weights():
+    logged = logged_messages(lambda: small_net(img_size=96).load_state_dict(
+        small_net(img_size=64).state_dict()))
     assert 'resized 10 size-tied sMLP weights' in logged
     assert 'stages.0.blocks.0.global_mixing.mix_h 16->24' in logged
+
+
+def test_stages_after_the_last_output_are_not_built():
+    """Every parameter takes part in the loss (DDP without
+    find_unused_parameters requires it), and a whole network's checkpoint
+    loads strictly, skipping the unused layers with one log line."""
+    torch.manual_seed(0)
+    full = small_net()
+    randomize_bn_stats(full)
+    partial = small_net(out_indices=(0, 2))
+    assert len(partial.stages) == 3 and partial.final_norm is None
+    logged = logged_messages(
+        lambda: partial.load_state_dict(full.state_dict()))
+    assert ("skipped the checkpoint's 28 tensors of stages.3, final_norm, "
+            'which this backbone does not build (out_indices=(0, 2))'
+            in logged)
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = full.eval()(x)
+        for out, index in zip(partial.eval()(x), (0, 2)):
+            torch.testing.assert_close(out, expected[index])
+    sum(o.sum() for o in partial.train()(x)).backward()
+    assert all(p.grad is not None for p in partial.parameters())
 
 
 # --------------------------------------------------------- training options

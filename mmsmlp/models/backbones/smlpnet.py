@@ -412,7 +412,10 @@ class SMLPNet(BaseModule):
         drop_path_rate (float): Stochastic depth rate of the last block,
             decaying linearly to 0 at the first. Defaults to 0.
         out_indices (Sequence[int] | int): Stages (0-3) whose outputs are
-            returned. Defaults to (0, 1, 2, 3).
+            returned. The stages after the last one listed are not built
+            (every parameter then gets a gradient, as DDP requires), and
+            their weights in a checkpoint are skipped on load (logged).
+            Defaults to (0, 1, 2, 3).
         frozen_stages (int): Freeze the parameters and BatchNorm statistics
             of the first ``frozen_stages`` stages (with ``4``, also
             ``final_norm``). 0 or -1 freezes nothing. Defaults to 0.
@@ -425,7 +428,8 @@ class SMLPNet(BaseModule):
             Defaults to ``dict(type='BN')``.
         act_cfg (dict): Activation config. Defaults to ``dict(type='GELU')``.
         final_norm (bool): Apply a BatchNorm to the last stage's output, as
-            the official classifier does before pooling. Defaults to True.
+            the official classifier does before pooling; built only when
+            stage 3 is in ``out_indices``. Defaults to True.
         token_mixing (str | Sequence[str]): Token mixing of each stage (one
             value for all or four): ``'dwconv_smlp'`` (the paper's model),
             ``'smlp'`` (no depthwise conv: "global only"), ``'dwconv'`` (no
@@ -502,14 +506,15 @@ class SMLPNet(BaseModule):
             raise ValueError(f'img_size {self.img_size} must be at least '
                              f'{MIN_INPUT_SIZE} on each side.')
 
-        # On the CPU even under a `torch.device('meta')` context: only a list.
+        # The rates of the whole network, also when the last stages are not
+        # built; on the CPU even under a `torch.device('meta')` context.
         drop_paths = torch.linspace(0, drop_path_rate, sum(self.depths),
                                     device='cpu').tolist()
         smlp_cfg = dict(mixing_mode=mixing_mode, fusion=smlp_fusion,
                         layout=smlp_layout, identity=smlp_identity)
         self.channels = [self.embed_dims * 2**i for i in range(4)]
         self.stages = nn.ModuleList()
-        for i in range(self.num_stages):
+        for i in range(self.out_indices[-1] + 1):
             first = sum(self.depths[:i])
             self.stages.append(SMLPStage(
                 in_channels=in_channels if i == 0 else self.channels[i - 1],
@@ -612,8 +617,6 @@ class SMLPNet(BaseModule):
                 x = self.final_norm(x)
             if i in self.out_indices:
                 outs.append(x.contiguous())
-            if i == self.out_indices[-1]:
-                break
         return tuple(outs)
 
     def _check_input(self, x: torch.Tensor) -> None:
@@ -649,10 +652,11 @@ class SMLPNet(BaseModule):
 
     # ------------------------------------------------------ checkpoints
     def _adapt_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Before loading: refuse a checkpoint of another architecture, and
-        resample the size-tied weights of one saved for another
-        ``img_size``."""
+        """Before loading: refuse a checkpoint of another architecture, skip
+        the weights of the layers not built and resample the size-tied
+        weights of one saved for another ``img_size``."""
         self._check_checkpoint_arch(state_dict, prefix)
+        self._skip_unbuilt_layers(state_dict, prefix)
         self._resize_grid_weights(state_dict, prefix)
 
     def _check_checkpoint_arch(self, state_dict, prefix) -> None:
@@ -691,6 +695,28 @@ class SMLPNet(BaseModule):
             f'backbone with the checkpoint\'s arch'
             f'{f" (arch={names[0]!r})" if names else ""} or load a '
             f'checkpoint of this one.')
+
+    def _skip_unbuilt_layers(self, state_dict, prefix) -> None:
+        """Remove the checkpoint's weights of the stages after the last
+        output (and of the final norm when it is not built), which loading
+        would otherwise report as unexpected keys."""
+        unbuilt = tuple(f'stages.{i}.'
+                        for i in range(len(self.stages), self.num_stages))
+        if self.final_norm is None:
+            unbuilt += ('final_norm.', )
+        skipped = [
+            key for key in state_dict
+            if key.startswith(prefix) and key[len(prefix):].startswith(unbuilt)
+        ]
+        if not skipped:
+            return
+        for key in skipped:
+            del state_dict[key]
+        print_log(
+            f'SMLPNet: skipped the checkpoint\'s {len(skipped)} tensors of '
+            f'{", ".join(name[:-1] for name in unbuilt)}, which this backbone '
+            f'does not build (out_indices={self.out_indices}).',
+            logger='current')
 
     def _resize_grid_weights(self, state_dict, prefix) -> None:
         """Resample size-tied sMLP weights of a state dict saved for another
