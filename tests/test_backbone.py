@@ -338,19 +338,25 @@ def test_norm_eval_keeps_bn_statistics():
                if isinstance(m, _BatchNorm))
 
 
-def test_with_cp_gives_same_outputs_and_gradients():
+@pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
+def test_with_cp_gives_same_gradients_and_bn_statistics(norm):
+    """The recomputation in the backward pass normalises with the same batch
+    statistics but does not update the running ones a second time."""
     torch.manual_seed(0)
-    plain = small_net().train()
-    checkpointed = small_net(with_cp=True).train()
+    plain = small_net(norm_cfg=dict(type=norm)).train()
+    checkpointed = small_net(norm_cfg=dict(type=norm), with_cp=True).train()
     checkpointed.load_state_dict(plain.state_dict())
     x = torch.rand(2, 3, 64, 80)
-    grads = []
     for model in (plain, checkpointed):
-        outs = model(x)
-        sum((o**2).sum() for o in outs).backward()
-        grads.append({n: p.grad for n, p in model.named_parameters()})
-    for name, grad in grads[0].items():
-        torch.testing.assert_close(grads[1][name], grad, msg=name)
+        sum((o**2).sum() for o in model(x)).backward()
+    for (name, param), other in zip(plain.named_parameters(),
+                                    checkpointed.parameters()):
+        torch.testing.assert_close(other.grad, param.grad, msg=name)
+    for (name, buffer), other in zip(plain.named_buffers(),
+                                     checkpointed.buffers()):
+        torch.testing.assert_close(other, buffer, msg=name)
+    assert all(m.num_batches_tracked == 1
+               for m in checkpointed.modules() if isinstance(m, _BatchNorm))
 
 
 def test_drop_path_decays_linearly():

@@ -8,9 +8,10 @@ contiguous memory, and mixing along H or W is a batched matmul on a view,
 with none of the permute-and-copy of the official implementation. Outputs
 are returned as NCHW tensors, as every OpenMMLab neck and head expects.
 """
+import contextlib
 import math
 import re
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -278,6 +279,27 @@ class ChannelMLP(nn.Module):
         return self.fc2(self.act(self.fc1(self.norm(x))))
 
 
+@contextlib.contextmanager
+def _bn_statistics_kept(module: nn.Module) -> Iterator[None]:
+    """Within the context the BatchNorm layers of ``module`` work on copies
+    of their running statistics and ``num_batches_tracked``, dropped on exit:
+    they normalise exactly as they did before (batch statistics in training,
+    the same running ones in eval; torch's BatchNorm and SyncBatchNorm alike)
+    and save the same tensors for the backward pass, but the statistics the
+    module keeps are left as they were."""
+    kept = [(norm, name, getattr(norm, name))
+            for norm in module.modules() if isinstance(norm, _BatchNorm)
+            for name in ('running_mean', 'running_var', 'num_batches_tracked')
+            if getattr(norm, name) is not None]
+    for norm, name, statistic in kept:
+        setattr(norm, name, statistic.clone())
+    try:
+        yield
+    finally:
+        for norm, name, statistic in kept:
+            setattr(norm, name, statistic)
+
+
 class SMLPBlock(nn.Module):
     """One sMLPNet block on ``(B, H, W, C)`` features::
 
@@ -294,7 +316,9 @@ class SMLPBlock(nn.Module):
             (``mixing_mode``, ``shift``, ``fusion``, ``layout``,
             ``identity``), for the token mixings with an sMLP module.
         with_cp (bool): Recompute the block in the backward pass instead of
-            keeping its activations.
+            keeping its activations. The recomputation normalises with the
+            same batch statistics but does not update the BatchNorm running
+            statistics a second time.
     """
 
     def __init__(self, embed_dims: int, grid_size: Tuple[int, int],
@@ -330,9 +354,15 @@ class SMLPBlock(nn.Module):
         return x + self.drop_path(self.channel_mixing(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._forward, x, use_reentrant=False)
+        if self.with_cp and torch.is_grad_enabled():
+            return cp.checkpoint(
+                self._forward, x, use_reentrant=False,
+                context_fn=self._checkpoint_contexts)
         return self._forward(x)
+
+    def _checkpoint_contexts(self):
+        """Contexts of the forward pass and of its recomputation."""
+        return contextlib.nullcontext(), _bn_statistics_kept(self)
 
 
 class SMLPStage(nn.Module):
@@ -421,8 +451,11 @@ class SMLPNet(BaseModule):
             ``final_norm``). 0 or -1 freezes nothing. Defaults to 0.
         norm_eval (bool): Keep every BatchNorm layer in eval mode during
             training (frozen statistics). Defaults to False.
-        with_cp (bool): Checkpoint the activations of each block to save
-            memory at the cost of recomputation. Defaults to False.
+        with_cp (bool): Checkpoint each block: keep only its input and
+            recompute it in the backward pass, saving memory at the cost of
+            a second forward pass. The recomputation leaves BatchNorm
+            running statistics alone, so they are updated once per step,
+            as without checkpointing. Defaults to False.
         norm_cfg (dict): Config of the BatchNorm layers (token mixing and
             ``final_norm``), e.g. ``dict(type='SyncBN')``.
             Defaults to ``dict(type='BN')``.
