@@ -303,6 +303,17 @@ def test_stages_after_the_last_output_are_not_built():
     assert all(p.grad is not None for p in partial.parameters())
 
 
+def test_dense_token_mixing_of_another_img_size_is_refused():
+    mlp = dict(token_mixing=('dwconv', 'mlp', 'mlp', 'mlp'))
+    at_64 = small_net(img_size=64, **mlp).state_dict()
+    with pytest.raises(ValueError, match=(
+            r"stages\.1\.blocks\.0\.global_mixing \(token_mixing='mlp'\) "
+            r'was trained on 64 tokens, this model has 12x12 tokens there '
+            r'\(img_size=\(96, 96\)\).*Build the backbone with the '
+            r"checkpoint's img_size \(img_size=64 if it was square\)")):
+        small_net(img_size=96, **mlp).load_state_dict(at_64)
+
+
 # --------------------------------------------------------- training options
 def test_frozen_stages_have_no_grad_and_fixed_bn_stats():
     model = small_net(frozen_stages=2).train()

@@ -468,7 +468,8 @@ class SMLPNet(BaseModule):
             ``'smlp'`` (no depthwise conv: "global only"), ``'dwconv'`` (no
             sMLP: "local only", and the stage-removal study), ``'mlp'`` (a
             dense MLP-Mixer token mixing over all tokens, valid only at
-            ``img_size``). Defaults to ``'dwconv_smlp'``.
+            ``img_size``, and its weights load only from a checkpoint of the
+            same ``img_size``). Defaults to ``'dwconv_smlp'``.
         smlp_fusion (str): ``'concat'`` (concat + 1x1 projection, the
             paper), ``'sum'`` or ``'weighted_sum'``. Defaults to ``'concat'``.
         smlp_layout (str): ``'parallel'`` H and W branches (the paper) or
@@ -689,6 +690,7 @@ class SMLPNet(BaseModule):
         the weights of the layers not built and resample the size-tied
         weights of one saved for another ``img_size``."""
         self._check_checkpoint_arch(state_dict, prefix)
+        self._check_dense_token_mixing(state_dict, prefix)
         self._skip_unbuilt_layers(state_dict, prefix)
         self._resize_grid_weights(state_dict, prefix)
 
@@ -728,6 +730,29 @@ class SMLPNet(BaseModule):
             f'backbone with the checkpoint\'s arch'
             f'{f" (arch={names[0]!r})" if names else ""} or load a '
             f'checkpoint of this one.')
+
+    def _check_dense_token_mixing(self, state_dict, prefix) -> None:
+        """Raise if a dense token-mixing weight (``token_mixing='mlp'``) was
+        saved for another grid: it mixes every token with every other, so
+        there is no resampling that keeps its meaning."""
+        for name, module in self.named_modules():
+            if not isinstance(module, TokenMLP):
+                continue
+            weight = state_dict.get(f'{prefix}{name}.mix.weight')
+            if weight is None or weight.shape == module.mix.weight.shape:
+                continue
+            stride = 4 * 2**int(name.split('.')[1])
+            side = math.isqrt(weight.shape[0])
+            square = (f' (img_size={side * stride} if it was square)'
+                      if side * side == weight.shape[0] else '')
+            raise ValueError(
+                f"The checkpoint's dense token mixing {name} "
+                f"(token_mixing='mlp') was trained on {weight.shape[0]} "
+                f'tokens, this model has {module.grid_size[0]}x'
+                f'{module.grid_size[1]} tokens there (img_size='
+                f'{self.img_size}): dense token-mixing weights cannot be '
+                f'resized to another img_size. Build the backbone with the '
+                f"checkpoint's img_size{square}.")
 
     def _skip_unbuilt_layers(self, state_dict, prefix) -> None:
         """Remove the checkpoint's weights of the stages after the last
@@ -779,6 +804,8 @@ def _grid_tied_parameters(module: nn.Module):
     """The parameters of ``module`` whose shape follows the token grid."""
     if isinstance(module, AxialLinear):
         return module.named_parameters()
+    if isinstance(module, TokenMLP):
+        return module.mix.named_parameters(prefix='mix')
     return ()
 
 
