@@ -370,6 +370,31 @@ def test_with_cp_gives_same_gradients_and_bn_statistics(norm):
                for m in checkpointed.modules() if isinstance(m, _BatchNorm))
 
 
+def test_layer_depths_count_blocks_from_the_stem():
+    model = small_net()  # depths 1, 1, 2, 1: 5 blocks, 7 layers
+    depth = {
+        'stages.0.downsample.weight': 0,
+        'stages.0.blocks.0.local_mixing.norm.weight': 1,
+        'stages.1.downsample.weight': 1,  # with the block before it
+        'stages.1.blocks.0.channel_mixing.fc1.weight': 2,
+        'stages.2.blocks.1.global_mixing.mix_h.weight': 4,
+        'stages.3.downsample.weight': 4,
+        'stages.3.blocks.0.global_mixing.fuse.weight': 5,
+        'final_norm.bias': 6,
+    }
+    for name, expected in depth.items():
+        assert model.get_layer_depth(name) == (expected, 7), name
+        assert model.get_layer_depth('backbone.' + name,
+                                     'backbone.') == (expected, 7), name
+    assert model.get_layer_depth('head.fc.weight', 'backbone.') == (6, 7)
+    depths = [model.get_layer_depth(n)[0] for n, _ in
+              model.named_parameters()]
+    assert depths == sorted(depths) and set(depths) == set(range(7))
+    # Only the stages built count.
+    assert small_net(out_indices=1).get_layer_depth('head.fc.weight',
+                                                    'backbone.') == (3, 4)
+
+
 def test_drop_path_decays_linearly():
     model = SMLPNet('tiny', drop_path_rate=0.3)
     rates = [b.drop_path.drop_prob if hasattr(b.drop_path, 'drop_prob')

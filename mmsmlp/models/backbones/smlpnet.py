@@ -684,6 +684,45 @@ class SMLPNet(BaseModule):
                     module.eval()
         return self
 
+    def get_layer_depth(self, param_name: str,
+                        prefix: str = '') -> Tuple[int, int]:
+        """The layer depth of a parameter, for layer-wise learning-rate decay
+        (mmpretrain's ``LearningRateDecayOptimWrapperConstructor``, or
+        mmsmlp's ``LayerDecayOptimWrapperConstructor`` for mmdet and mmseg
+        models).
+
+        Layers are counted from the input: the stem (stage 0's patch
+        embedding) is layer 0, block j of stage i is layer
+        ``sum(depths[:i]) + j + 1``, and the final norm is the last layer,
+        ``num_layers - 1`` with ``num_layers`` = the number of blocks built
+        + 2. The patch merging that opens stage i > 0 shares the layer of
+        the block it follows (the last of stage i - 1), as Swin counts its
+        patch merging with the stage before it. Parameters outside the
+        backbone (names without ``prefix``: neck, heads) are in the last
+        layer too, as in mmpretrain's backbones.
+
+        Args:
+            param_name (str): The parameter's name, e.g.
+                ``'backbone.stages.1.blocks.0.channel_mixing.fc1.weight'``.
+            prefix (str): The backbone's prefix in ``param_name``, e.g.
+                ``'backbone.'``.
+
+        Returns:
+            tuple[int, int]: The layer depth and the number of layers.
+        """
+        depths = [len(stage.blocks) for stage in self.stages]
+        num_layers = sum(depths) + 2
+        match = re.match(
+            re.escape(prefix) + r'stages\.(\d+)\.(?:blocks\.(\d+)\.)?',
+            param_name)
+        if match is None:  # final norm, or outside the backbone
+            return num_layers - 1, num_layers
+        stage, block = match.groups()
+        depth = sum(depths[:int(stage)])
+        if block is not None:
+            depth += int(block) + 1
+        return depth, num_layers
+
     # ------------------------------------------------------ checkpoints
     def _adapt_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Before loading: refuse a checkpoint of another architecture, skip
