@@ -423,6 +423,18 @@ class SMLPNet(BaseModule):
     dict saved for another ``img_size`` is resized on load by the same rule
     (logged).
 
+    **Padding.** A stage zero-pads an input whose size is not a multiple of
+    its stride at the bottom and right, and detectors pad a batch to its
+    largest image. Padded tokens do not stay zero: a BatchNorm maps zero to
+    ``bias - weight * running_mean / sqrt(running_var)``, and the biases of
+    the sMLP and the channel MLP make them non-zero after the first block.
+    So an image's features depend on how far it was padded: in ``'resize'``
+    mode everywhere, as every row and column mixes with its padded part
+    through weights resampled to the padded length; in ``'window'`` mode
+    mostly near the padding, which reaches the tokens that share its
+    windows and, through the depthwise convolutions and the shifted windows
+    of later blocks, their neighbours. docs/detection.md measures both.
+
     Args:
         arch (str | dict): ``'tiny'``, ``'small'``, ``'base'`` (see
             :attr:`arch_zoo`) or a dict with keys ``embed_dims`` (int C),
