@@ -11,9 +11,8 @@ newly allocated tensor against filling one allocated once, the fc1 GEMM into
 a reused output, and GELU into a new tensor against GELU in place. glibc
 serves blocks above its mmap threshold (at most 32 MiB) with a new mapping,
 which the kernel page-faults in on first touch; the difference between the
-first two numbers is that cost, which glibc's ``MALLOC_MMAP_THRESHOLD_``,
-``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_TOP_PAD_`` settings (or another
-allocator) remove for the whole process (docs/benchmark.md).
+first two numbers is that cost. It is why ``ChannelMLP`` and ``SMLPBlock``
+work in chunks of tokens on the CPU (see ``mmsmlp/models/backbones``).
 """
 import argparse
 import statistics

@@ -149,6 +149,23 @@ def test_resize_low_pass_filters_a_weight_it_shrinks():
     assert bias.abs().max() < 0.05
 
 
+def test_resize_mode_exports_to_onnx_at_a_smaller_grid(tmp_path):
+    """The resampling is a matmul, which the TorchScript ONNX exporter
+    exports (it has no symbolic for antialiased interpolation)."""
+    onnxruntime = pytest.importorskip('onnxruntime')
+    model = small_net().eval()
+    x = torch.rand(1, 3, 48, 40)  # smaller than img_size 64
+    path = str(tmp_path / 'smaller.onnx')
+    torch.onnx.export(model, (x, ), path, opset_version=17, dynamo=False)
+    session = onnxruntime.InferenceSession(
+        path, providers=['CPUExecutionProvider'])
+    outs = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        for out, expected in zip(outs, model(x)):
+            torch.testing.assert_close(torch.from_numpy(out), expected,
+                                       rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize('shift', [False, True])
 def test_window_mode_applies_reference_weights_per_window(shift):
     mixer = AxialLinear(4, axis=2, mode='window', shift=shift)

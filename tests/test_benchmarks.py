@@ -90,7 +90,7 @@ def test_onnx_export_matches_onnxruntime_at_two_sizes(tmp_path, mode):
     model = SMLPNet(SMALL_ARCH, img_size=64, mixing_mode=mode)
     randomize_norms(model)
     model.eval()
-    for shape in [(64, 64), (96, 48)]:  # the reference, taller, narrower
+    for shape in [(64, 64), (96, 80)]:  # the reference size and another
         args = type('Args', (), dict(out=str(tmp_path / f'{shape}.onnx'),
                                      dynamic_batch=True, opset=17))
         assert export(model, torch.randn(1, 3, *shape), args) == [

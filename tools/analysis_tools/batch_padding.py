@@ -1,8 +1,8 @@
 # Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """How much batch padding changes an image's sMLPNet features in Mask R-CNN.
 
-    python benchmarks/batch_padding.py [CONFIG ...] [--pairs H W H W ...]
-        [--seed 0]
+    python tools/analysis_tools/batch_padding.py [CONFIG ...]
+        [--pairs H W H W ...] [--seed 0]
 
 For each Mask R-CNN config (default: the sMLPNet-T ``window`` and
 ``resize`` configs) and each pair of image sizes, the detector's own data
