@@ -10,8 +10,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.analysis import count_flops as count
 from mmsmlp.models import SMLPNet
-from mmsmlp.models.backbones.smlpnet import (AxialLinear, ChannelMLP,
-                                             SMLPBlock, SparseMLP,
+from mmsmlp.models.backbones.smlpnet import (AxialLinear, SparseMLP,
                                              resize_axial_weight)
 
 SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
@@ -115,10 +114,51 @@ def test_resize_mode_resamples_weights_elsewhere():
     assert not torch.allclose(mixer(x)[:, :8], mixer(x[:, :8]))
 
 
-def test_resize_preserves_an_averaging_kernel():
+@pytest.mark.parametrize('length', [20, 5])
+def test_resize_preserves_an_averaging_kernel(length):
     mean = torch.full((8, 8), 1 / 8)
-    weight, _ = resize_axial_weight(mean, torch.zeros(8), 20)
-    torch.testing.assert_close(weight.sum(1), torch.ones(20))
+    weight, _ = resize_axial_weight(mean, torch.zeros(8), length)
+    torch.testing.assert_close(weight.sum(1), torch.ones(length))
+
+
+@pytest.mark.parametrize('length', [5, 13, 20, 57])
+def test_resize_resamples_as_antialiased_bilinear_interpolation(length):
+    weight, bias = torch.randn(16, 16), torch.randn(16)
+    resized, resized_bias = resize_axial_weight(weight, bias, length)
+    resample = dict(mode='bilinear', align_corners=False, antialias=True)
+    expected = F.interpolate(weight[None, None], (length, length),
+                             **resample)[0, 0]
+    torch.testing.assert_close(resized, expected * 16 / length)
+    expected_bias = F.interpolate(bias[None, None, None], (1, length),
+                                  **resample)[0, 0, 0]
+    torch.testing.assert_close(resized_bias, expected_bias)
+
+
+def test_resize_low_pass_filters_a_weight_it_shrinks():
+    """A pattern finer than the new grid averages out instead of aliasing
+    into a coarse one (plain bilinear sampling of this alternating kernel
+    gives values of +-2.0 and a bias of +-0.8)."""
+    signs = torch.tensor([(-1.)**i for i in range(16)])
+    weight, bias = resize_axial_weight(signs.outer(signs), signs, 5)
+    assert weight.abs().max() < 0.05
+    assert bias.abs().max() < 0.05
+
+
+def test_resize_mode_exports_to_onnx_at_a_smaller_grid(tmp_path):
+    """The resampling is a matmul, which the TorchScript ONNX exporter
+    exports (it has no symbolic for antialiased interpolation)."""
+    onnxruntime = pytest.importorskip('onnxruntime')
+    model = small_net().eval()
+    x = torch.rand(1, 3, 48, 40)  # smaller than img_size 64
+    path = str(tmp_path / 'smaller.onnx')
+    torch.onnx.export(model, (x, ), path, opset_version=17, dynamo=False)
+    session = onnxruntime.InferenceSession(
+        path, providers=['CPUExecutionProvider'])
+    outs = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        for out, expected in zip(outs, model(x)):
+            torch.testing.assert_close(torch.from_numpy(out), expected,
+                                       rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize('shift', [False, True])
@@ -163,79 +203,57 @@ def test_gradients_reach_stored_mixing_weights(mode):
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
-def test_resized_weights_are_cached_in_inference_only():
-    mixer = AxialLinear(8, axis=1, mode='resize').eval()
-    x = torch.randn(1, 12, 2, 3)
+def test_resize_mode_computes_with_the_current_weights():
+    """Writes through ``.data`` (as mmengine's EMAHook swaps the EMA weights
+    in with ``copy_``) show in the next output at a resized grid."""
+    torch.manual_seed(0)
+    model = small_net(mixing_mode='resize').eval()
+    x = torch.rand(1, 3, 96, 80)
     with torch.no_grad():
-        first = mixer(x)
-        cached = mixer._resized_cache[12][1][0]
-        assert mixer(x).equal(first)
-        assert mixer._resized_cache[12][1][0] is cached
-        mixer.weight.add_(1)  # an optimizer step invalidates the cache
-        assert not mixer(x).equal(first)
-    assert mixer._resized_cache[12][1][0] is not cached
+        model(x)
+        other = small_net(mixing_mode='resize').eval()
+        for param, new in zip(model.parameters(), other.parameters()):
+            param.data.copy_(new.data)
+        for out, expected in zip(model(x), other(x)):
+            torch.testing.assert_close(out, expected)
+        for param in model.parameters():
+            param.data.mul_(1.5)
+        fresh = small_net(mixing_mode='resize').eval()
+        fresh.load_state_dict(model.state_dict())
+        for out, expected in zip(model(x), fresh(x)):
+            torch.testing.assert_close(out, expected)
 
 
-def record_calls(module, method: str) -> list:
-    """Patch ``module.method`` to record the length of its first argument."""
-    calls, original = [], getattr(module, method)
-
-    def recorded(x, *args):
-        calls.append(len(x))
-        return original(x, *args)
-
-    setattr(module, method, recorded)
-    return calls
-
-
-def test_channel_mlp_in_chunks_matches_whole_pass():
-    mlp = ChannelMLP(8, 3, dict(type='GELU'), chunk_tokens=5)
-    x = torch.randn(2, 3, 4, 8, requires_grad=True)
-    calls = record_calls(mlp, '_mlp')
-    chunked = mlp(x)
-    assert calls == [5, 5, 5, 5, 4]  # 24 tokens
-    chunked_grads = torch.autograd.grad(chunked.square().sum(),
-                                        [x, mlp.fc1.weight])
-    whole = mlp._mlp(x)
-    whole_grads = torch.autograd.grad(whole.square().sum(),
-                                      [x, mlp.fc1.weight])
-    torch.testing.assert_close(chunked, whole)
-    for chunked_grad, whole_grad in zip(chunked_grads, whole_grads):
-        torch.testing.assert_close(chunked_grad, whole_grad)
-    # Export (and compile) must see one graph valid for every input size.
-    exported = torch.export.export(mlp, (x.detach(), ))
-    assert 'split' not in str(exported.graph)
-    torch.testing.assert_close(exported.module()(x), whole)
-
-
-def test_block_runs_a_few_images_at_a_time_in_eval_only():
-    block = SMLPBlock(8, (4, 4), chunk_tokens=32)  # 2 images of 4x4
-    randomize_bn_stats(block)
-    x = torch.randn(5, 4, 4, 8)
-    calls = record_calls(block, '_forward')
+@pytest.mark.parametrize('kwargs', [
+    dict(),
+    dict(mixing_mode='window', token_mixing=('dwconv', 'mlp', 'smlp',
+                                             'dwconv_smlp')),
+    dict(smlp_fusion='weighted_sum', smlp_layout='sequential'),
+    dict(smlp_fusion='sum', smlp_identity=False),
+])
+def test_every_layer_runs_through_its_module(kwargs):
+    """Forward hooks (and with them quantisation or LoRA-style module swaps)
+    see every module that holds parameters, and what they return is what
+    the network uses."""
+    model = small_net(**kwargs).eval()
+    owners = {
+        name: module
+        for name, module in model.named_modules()
+        if next(module.parameters(recurse=False), None) is not None
+    }
+    called = set()
+    for name, module in owners.items():
+        module.register_forward_hook(
+            lambda module, args, out, name=name: called.add(name))
+    x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        chunked = block.eval()(x)
-        assert calls == [2, 2, 1]
-        torch.testing.assert_close(chunked, block._forward(x))
-        calls.clear()
-        block.train()(x)  # BatchNorm statistics of the whole batch
-        assert calls == [5]
-
-
-def test_cpu_chunking_leaves_the_network_outputs_unchanged():
-    model = small_net(img_size=224).eval()
-    randomize_bn_stats(model)
-    x = torch.randn(3, 3, 224, 224)  # stage 1: 3 x 3136 tokens
-    calls = record_calls(model.stages[0].blocks[0], '_forward')
-    with torch.no_grad():
-        chunked = model(x)
-        assert calls == [2, 1]
+        outs = model(x)
+        assert called == set(owners)
         for module in model.modules():
-            if hasattr(module, 'chunk_tokens'):
-                module.chunk_tokens = x.numel()
-        whole = model(x)
-    for chunked_out, whole_out in zip(chunked, whole):
-        torch.testing.assert_close(chunked_out, whole_out)
+            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+                module.register_forward_hook(
+                    lambda module, args, out: torch.zeros_like(out))
+        assert not torch.allclose(model(x)[-1], outs[-1])
 
 
 # ------------------------------------------------------------- checkpoints
@@ -253,20 +271,59 @@ def test_state_dict_from_other_reference_size_is_resized_on_load():
         24, 24)
 
 
-def test_resize_on_load_logs_which_weights():
+def logged_messages(function) -> str:
+    """What ``function()`` logs to mmengine's current logger."""
     records = []
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())
     logger = MMLogger.get_current_instance()
     logger.addHandler(handler)
     try:
-        small_net(img_size=96).load_state_dict(
-            small_net(img_size=64).state_dict())
+        function()
     finally:
         logger.removeHandler(handler)
-    logged = '\n'.join(records)
+    return '\n'.join(records)
+
+
+def test_resize_on_load_logs_which_weights():
+    logged = logged_messages(lambda: small_net(img_size=96).load_state_dict(
+        small_net(img_size=64).state_dict()))
     assert 'resized 10 size-tied sMLP weights' in logged
     assert 'stages.0.blocks.0.global_mixing.mix_h 16->24' in logged
+
+
+def test_stages_after_the_last_output_are_not_built():
+    """Every parameter takes part in the loss (DDP without
+    find_unused_parameters requires it), and a whole network's checkpoint
+    loads strictly, skipping the unused layers with one log line."""
+    torch.manual_seed(0)
+    full = small_net()
+    randomize_bn_stats(full)
+    partial = small_net(out_indices=(0, 2))
+    assert len(partial.stages) == 3 and partial.final_norm is None
+    logged = logged_messages(
+        lambda: partial.load_state_dict(full.state_dict()))
+    assert ("skipped the checkpoint's 28 tensors of stages.3, final_norm, "
+            'which this backbone does not build (out_indices=(0, 2))'
+            in logged)
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = full.eval()(x)
+        for out, index in zip(partial.eval()(x), (0, 2)):
+            torch.testing.assert_close(out, expected[index])
+    sum(o.sum() for o in partial.train()(x)).backward()
+    assert all(p.grad is not None for p in partial.parameters())
+
+
+def test_dense_token_mixing_of_another_img_size_is_refused():
+    mlp = dict(token_mixing=('dwconv', 'mlp', 'mlp', 'mlp'))
+    at_64 = small_net(img_size=64, **mlp).state_dict()
+    with pytest.raises(ValueError, match=(
+            r"stages\.1\.blocks\.0\.global_mixing \(token_mixing='mlp'\) "
+            r'was trained on 64 tokens, this model has 12x12 tokens there '
+            r'\(img_size=\(96, 96\)\).*Build the backbone with the '
+            r"checkpoint's img_size \(img_size=64 if it was square\)")):
+        small_net(img_size=96, **mlp).load_state_dict(at_64)
 
 
 # --------------------------------------------------------- training options
@@ -304,19 +361,50 @@ def test_norm_eval_keeps_bn_statistics():
                if isinstance(m, _BatchNorm))
 
 
-def test_with_cp_gives_same_outputs_and_gradients():
+@pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
+def test_with_cp_gives_same_gradients_and_bn_statistics(norm):
+    """The recomputation in the backward pass normalises with the same batch
+    statistics but does not update the running ones a second time."""
     torch.manual_seed(0)
-    plain = small_net().train()
-    checkpointed = small_net(with_cp=True).train()
+    plain = small_net(norm_cfg=dict(type=norm)).train()
+    checkpointed = small_net(norm_cfg=dict(type=norm), with_cp=True).train()
     checkpointed.load_state_dict(plain.state_dict())
     x = torch.rand(2, 3, 64, 80)
-    grads = []
     for model in (plain, checkpointed):
-        outs = model(x)
-        sum((o**2).sum() for o in outs).backward()
-        grads.append({n: p.grad for n, p in model.named_parameters()})
-    for name, grad in grads[0].items():
-        torch.testing.assert_close(grads[1][name], grad, msg=name)
+        sum((o**2).sum() for o in model(x)).backward()
+    for (name, param), other in zip(plain.named_parameters(),
+                                    checkpointed.parameters()):
+        torch.testing.assert_close(other.grad, param.grad, msg=name)
+    for (name, buffer), other in zip(plain.named_buffers(),
+                                     checkpointed.buffers()):
+        torch.testing.assert_close(other, buffer, msg=name)
+    assert all(m.num_batches_tracked == 1
+               for m in checkpointed.modules() if isinstance(m, _BatchNorm))
+
+
+def test_layer_depths_count_blocks_from_the_stem():
+    model = small_net()  # depths 1, 1, 2, 1: 5 blocks, 7 layers
+    depth = {
+        'stages.0.downsample.weight': 0,
+        'stages.0.blocks.0.local_mixing.norm.weight': 1,
+        'stages.1.downsample.weight': 1,  # with the block before it
+        'stages.1.blocks.0.channel_mixing.fc1.weight': 2,
+        'stages.2.blocks.1.global_mixing.mix_h.weight': 4,
+        'stages.3.downsample.weight': 4,
+        'stages.3.blocks.0.global_mixing.fuse.weight': 5,
+        'final_norm.bias': 6,
+    }
+    for name, expected in depth.items():
+        assert model.get_layer_depth(name) == (expected, 7), name
+        assert model.get_layer_depth('backbone.' + name,
+                                     'backbone.') == (expected, 7), name
+    assert model.get_layer_depth('head.fc.weight', 'backbone.') == (6, 7)
+    depths = [model.get_layer_depth(n)[0] for n, _ in
+              model.named_parameters()]
+    assert depths == sorted(depths) and set(depths) == set(range(7))
+    # Only the stages built count.
+    assert small_net(out_indices=1).get_layer_depth('head.fc.weight',
+                                                    'backbone.') == (3, 4)
 
 
 def test_drop_path_decays_linearly():

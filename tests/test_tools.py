@@ -425,3 +425,25 @@ def test_missing_files_are_clear_errors(workspace):
         check=False)
     assert result.returncode != 0
     assert 'Checkpoint to resume from not found' in result.stderr
+
+
+def test_dist_train_a_backbone_with_fewer_outputs(workspace):
+    """DDP (without find_unused_parameters) trains a backbone whose last
+    stage is not among its outputs: the stages after the last output are
+    not built, so every parameter gets a gradient in every step."""
+    tmp_path, write_config = workspace
+    config = Path(write_config('three_stages', max_iters=2))
+    config.write_text(config.read_text().replace(
+        'img_size=32,', 'img_size=32, out_indices=(0, 1, 2),').replace(
+            'in_channels=64', 'in_channels=32'))
+    work_dir = tmp_path / 'work'
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
+         str(work_dir)],
+        cwd=REPO,
+        env=dict(tool_env(tmp_path), PORT=str(free_port())),
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (work_dir / 'iter_2.pth').exists()

@@ -22,11 +22,11 @@ model = dict(
         # to 200x336 tokens. 'window' applies the pretrained matrices
         # unchanged within 224-pixel windows (shifted by half a window in
         # every second block, as Swin does), so every weight keeps the
-        # spatial meaning it learned, and batch padding only reaches the
-        # tokens whose window it falls in. 'resize' would stretch each matrix
-        # 3.6-6x to the padded length of every batch: global mixing, but the
-        # learned patterns change scale and every token's features change with
-        # how far its batch was padded. For comparison,
+        # spatial meaning it learned, and batch padding changes mainly the
+        # tokens near it (docs/detection.md). 'resize' would stretch each
+        # matrix 3.6-6x to the padded length of every batch: global mixing,
+        # but the learned patterns change scale and every token's features
+        # change with how far its batch was padded. For comparison,
         # mask-rcnn_smlpnet-t-resize_fpn_1x_coco.py is the 'resize' variant.
         img_size=224,
         mixing_mode='window',

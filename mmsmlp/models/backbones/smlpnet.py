@@ -3,18 +3,15 @@
 Necessary?" (Tang et al., AAAI 2022, https://arxiv.org/abs/2109.05422).
 
 The network keeps its features channels-last, ``(B, H, W, C)``, between
-layers: the channel MLP and the 1x1 fusion are then plain matrix multiplies
-on contiguous memory, and mixing along H or W is a batched matmul on a view,
-with none of the permute-and-copy of the official implementation. On the
-CPU, eager code works on pieces that stay in cache and need no fresh large
-allocation: the channel MLP on at most ``CPU_CHUNK_TOKENS`` tokens at a
-time, and in inference each block on as many images as fit that (at least
-one). Outputs are returned as NCHW tensors, as every OpenMMLab neck and head
-expects.
+layers: the channel MLP and the 1x1 fusion are ``nn.Linear`` layers on
+contiguous memory, and mixing along H or W is a batched matmul on a view,
+with none of the permute-and-copy of the official implementation. Outputs
+are returned as NCHW tensors, as every OpenMMLab neck and head expects.
 """
+import contextlib
 import math
 import re
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -24,6 +21,7 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
+from mmengine.utils import to_2tuple
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.registry import MODELS
@@ -33,29 +31,6 @@ MIXING_MODES = ('resize', 'window')
 TOKEN_MIXERS = ('dwconv_smlp', 'smlp', 'dwconv', 'mlp')
 FUSIONS = ('concat', 'sum', 'weighted_sum')
 LAYOUTS = ('parallel', 'sequential')
-CPU_CHUNK_TOKENS = 8192
-
-
-def _capturing_graph() -> bool:
-    """Whether the forward pass is being traced, exported or compiled into a
-    graph, which must not depend on eager-only state or input sizes."""
-    return (torch.jit.is_tracing() or torch.compiler.is_compiling()
-            or torch.onnx.is_in_onnx_export())
-
-
-def _chunk_on_cpu(x: torch.Tensor) -> bool:
-    """Whether eager code should process ``x`` in chunks of about
-    ``CPU_CHUNK_TOKENS`` tokens, which stay in cache (see
-    :class:`ChannelMLP`). Only on the CPU: GPUs have a caching allocator and
-    prefer large matmuls. Never in a captured graph, which needs to serve
-    every input size and plans memory itself."""
-    return x.device.type == 'cpu' and not _capturing_graph()
-
-
-def _to_2tuple(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    return tuple(size)
 
 
 def _nchw(x: torch.Tensor) -> torch.Tensor:
@@ -69,26 +44,45 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).contiguous()
 
 
+def resampling_matrix(length: int, ref_length: int,
+                      device=None) -> torch.Tensor:
+    """The ``(length, ref_length)`` matrix that resamples ``ref_length``
+    samples of a signal on [0, 1] to ``length`` samples with a triangle
+    (linear) filter: linear interpolation between the two nearest samples
+    when growing; when shrinking, the filter widens to the output spacing,
+    so each output averages the inputs its footprint covers (a low-pass
+    filter against aliasing). Rows sum to 1. This is what
+    ``F.interpolate(mode='bilinear', align_corners=False, antialias=True)``
+    does along one axis, written as a matrix so that it is a plain matmul
+    for every exporter and compiler."""
+    scale = ref_length / length
+    centers = (torch.arange(length, device=device) + 0.5) * scale
+    positions = torch.arange(ref_length, device=device) + 0.5
+    distances = (positions - centers[:, None]).abs() / max(scale, 1.)
+    weights = (1 - distances).clamp(min=0)
+    return weights / weights.sum(1, keepdim=True)
+
+
 def resize_axial_weight(weight: torch.Tensor, bias: torch.Tensor,
                         length: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Resize an N x N token-mixing weight and its N bias to ``length``.
+    """Resize an N x N token-mixing weight and its N bias to ``length`` L.
 
     The weight is treated as samples of a continuous kernel k(s, t) on the
-    unit square and resampled bilinearly; it is then scaled by N / length so
-    that summing over ``length`` inputs approximates the same integral as
-    summing over N did (a weight that averages its inputs keeps averaging).
-    At ``length == N`` the inputs are returned unchanged.
+    unit square and resampled along both axes with the L x N matrix R of
+    :func:`resampling_matrix` (interpolated when L > N, low-pass filtered
+    when L < N, so a pattern finer than the new grid averages out instead
+    of aliasing into a coarse one): R W R^T * N / L. The factor N / L makes
+    summing over L inputs approximate the same integral as summing over N
+    did (a weight that averages its inputs keeps averaging). The bias
+    becomes R b. At L == N the inputs are returned unchanged.
     """
     ref_length = weight.shape[0]
     if length == ref_length:
         return weight, bias
-    weight = F.interpolate(
-        weight[None, None], size=(length, length), mode='bilinear',
-        align_corners=False)[0, 0] * (ref_length / length)
-    bias = F.interpolate(
-        bias[None, None], size=length, mode='linear',
-        align_corners=False)[0, 0]
-    return weight, bias
+    resample = resampling_matrix(length, ref_length, weight.device).to(
+        weight.dtype)
+    weight = resample @ weight @ resample.T * (ref_length / length)
+    return weight, resample @ bias
 
 
 class AxialLinear(nn.Module):
@@ -101,8 +95,9 @@ class AxialLinear(nn.Module):
         axis (int): 1 to mix along H, 2 to mix along W of a ``(B, H, W, C)``
             input.
         mode (str): How to apply the weight when the axis length L differs
-            from N. ``'resize'``: resample the weight to L x L (see
-            :func:`resize_axial_weight`), so mixing stays global.
+            from N. ``'resize'``: resample the weight to L x L at every call
+            (see :func:`resize_axial_weight`: interpolated when L > N,
+            low-pass filtered when L < N), so mixing stays global.
             ``'window'``: apply the N x N weight within windows of N
             positions, zero-padding the axis to a multiple of N.
         shift (bool): In ``'window'`` mode with L > N, offset the windows by
@@ -123,7 +118,6 @@ class AxialLinear(nn.Module):
             torch.empty(ref_length, ref_length).uniform_(-bound, bound))
         self.bias = nn.Parameter(
             torch.empty(ref_length).uniform_(-bound, bound))
-        self._resized_cache: Dict[int, tuple] = {}
 
     def extra_repr(self) -> str:
         return (f'ref_length={self.ref_length}, axis={"HW"[self.axis - 1]}, '
@@ -134,7 +128,8 @@ class AxialLinear(nn.Module):
         if length == self.ref_length:
             return self._mix(x, self.weight, self.bias)
         if self.mode == 'resize':
-            return self._mix(x, *self._resized(length))
+            return self._mix(
+                x, *resize_axial_weight(self.weight, self.bias, length))
         return self._mix_in_windows(x)
 
     def _mix(self, x: torch.Tensor, weight: torch.Tensor,
@@ -150,22 +145,6 @@ class AxialLinear(nn.Module):
         out = torch.baddbmm(bias.view(-1, 1),
                             weight.expand(x.shape[0], -1, -1), x)
         return out.view(B, H, W, C)
-
-    def _resized(self, length: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        # In inference the resampled weights are reused for as long as the
-        # parameters are unchanged (in place updates bump `_version`).
-        cacheable = not (self.training or torch.is_grad_enabled()
-                         or _capturing_graph())
-        if not cacheable:
-            return resize_axial_weight(self.weight, self.bias, length)
-        key = (self.weight._version, self.bias._version,
-               self.weight.data_ptr(), self.weight.dtype)
-        cached = self._resized_cache.get(length)
-        if cached is None or cached[0] != key:
-            cached = (key,
-                      resize_axial_weight(self.weight, self.bias, length))
-            self._resized_cache[length] = cached
-        return cached[1]
 
     def _mix_in_windows(self, x: torch.Tensor) -> torch.Tensor:
         n = self.ref_length
@@ -207,12 +186,16 @@ class SparseMLP(nn.Module):
     Args:
         embed_dims (int): Channels C.
         grid_size (tuple[int, int]): Token grid (H, W) at the reference size.
+        norm_cfg (dict): Config of the BatchNorm layer.
+        act_cfg (dict): Config of the activation.
         mixing_mode (str): ``'resize'`` or ``'window'``; see
             :class:`AxialLinear`.
         shift (bool): Shift the windows in ``'window'`` mode.
-        fusion (str): ``'concat'``: concatenate the branches and apply a 1x1
-            projection (the paper's choice). ``'sum'``: add them.
-            ``'weighted_sum'``: add them with learned per-channel weights.
+        fusion (str): ``'concat'``: concatenate the branches (identity,
+            W-mixed, H-mixed, the official order) and project them to C
+            channels with ``fuse``, a 1x1 projection (the paper's choice).
+            ``'sum'``: add them. ``'weighted_sum'``: add them with learned
+            per-channel weights.
         layout (str): ``'parallel'``: W and H mixing as two branches of the
             input (the paper). ``'sequential'``: one branch, H mixing then W
             mixing.
@@ -242,31 +225,16 @@ class SparseMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _nhwc(self.act(self.norm(_nchw(x))))
         if self.layout == 'parallel':
-            # The official concat order: identity, W-mixed, H-mixed.
             branches = [self.mix_w(x), self.mix_h(x)]
         else:
             branches = [self.mix_w(self.mix_h(x))]
         if self.identity:
             branches.insert(0, x)
         if self.fusion == 'concat':
-            return self._fuse_concatenated(branches)
+            return self.fuse(torch.cat(branches, dim=-1))
         if self.fusion == 'weighted_sum':
             branches = [w * b for w, b in zip(self.branch_weights, branches)]
         return torch.stack(branches).sum(0)
-
-    def _fuse_concatenated(self, branches: list) -> torch.Tensor:
-        """``self.fuse(torch.cat(branches, -1))`` without materialising the
-        concatenation: one matmul per branch, each accumulated in place onto
-        the first's output (autograd-safe: a matmul's backward does not need
-        its output)."""
-        shape, C = branches[0].shape, branches[0].shape[-1]
-        weights = self.fuse.weight.split(C, dim=1)
-        out = F.linear(branches[0].reshape(-1, C), weights[0])
-        for branch, weight in zip(branches[1:], weights[1:]):
-            # Under autocast `out` and the branches are low precision; the
-            # in-place matmul, which autocast does not cover, must match.
-            out.addmm_(branch.reshape(-1, C), weight.to(out.dtype).t())
-        return out.view(shape)
 
 
 class TokenMLP(nn.Module):
@@ -290,43 +258,46 @@ class TokenMLP(nn.Module):
                 f"token_mixing='mlp' has weights for a {self.grid_size} token "
                 f'grid and cannot mix a {(H, W)} grid: feed inputs of exactly '
                 f'the img_size the model was built for.')
-        x = _nhwc(self.act(self.norm(_nchw(x))))
-        out = torch.matmul(self.mix.weight, x.reshape(B, H * W, C))
-        return (out + self.mix.bias.view(-1, 1)).view(B, H, W, C)
+        x = self.act(self.norm(_nchw(x)))
+        # The tokens become the last axis, the one nn.Linear mixes.
+        out = self.mix(x.reshape(B, C, H * W))
+        return _nhwc(out.view(B, C, H, W))
 
 
 class ChannelMLP(nn.Module):
     """Channel mixing: LayerNorm, Linear(C, alpha C), activation,
-    Linear(alpha C, C), on channels-last features ``(..., C)``.
+    Linear(alpha C, C), on channels-last features ``(..., C)``."""
 
-    On the CPU the tokens go through in chunks of ``chunk_tokens`` (same
-    result). Whole, the hidden activation, alpha times the size of the
-    features, is a fresh allocation of tens of MiB per layer, which glibc
-    maps from the kernel and page-faults on first touch: at 224x224 batch 32
-    that takes as long as the stage-1 GEMM that fills it, and the data falls
-    out of cache between the matmuls. In chunks it is reused heap memory that
-    stays in cache.
-    """
-
-    def __init__(self, embed_dims: int, alpha: int, act_cfg: dict,
-                 chunk_tokens: int = CPU_CHUNK_TOKENS):
+    def __init__(self, embed_dims: int, alpha: int, act_cfg: dict):
         super().__init__()
         self.norm = nn.LayerNorm(embed_dims)
         self.fc1 = nn.Linear(embed_dims, alpha * embed_dims)
         self.act = build_activation_layer(act_cfg)
         self.fc2 = nn.Linear(alpha * embed_dims, embed_dims)
-        self.chunk_tokens = chunk_tokens
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = x.reshape(-1, x.shape[-1])
-        if len(tokens) <= self.chunk_tokens or not _chunk_on_cpu(x):
-            return self._mlp(x)
-        return torch.cat([
-            self._mlp(chunk) for chunk in tokens.split(self.chunk_tokens)
-        ]).view(x.shape)
-
-    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(self.norm(x))))
+
+
+@contextlib.contextmanager
+def _bn_statistics_kept(module: nn.Module) -> Iterator[None]:
+    """Within the context the BatchNorm layers of ``module`` work on copies
+    of their running statistics and ``num_batches_tracked``, dropped on exit:
+    they normalise exactly as they did before (batch statistics in training,
+    the same running ones in eval; torch's BatchNorm and SyncBatchNorm alike)
+    and save the same tensors for the backward pass, but the statistics the
+    module keeps are left as they were."""
+    kept = [(norm, name, getattr(norm, name))
+            for norm in module.modules() if isinstance(norm, _BatchNorm)
+            for name in ('running_mean', 'running_var', 'num_batches_tracked')
+            if getattr(norm, name) is not None]
+    for norm, name, statistic in kept:
+        setattr(norm, name, statistic.clone())
+    try:
+        yield
+    finally:
+        for norm, name, statistic in kept:
+            setattr(norm, name, statistic)
 
 
 class SMLPBlock(nn.Module):
@@ -337,30 +308,37 @@ class SMLPBlock(nn.Module):
 
     where token mixing is the depthwise-conv branch followed by the sMLP
     module (``token_mixing='dwconv_smlp'``), or one of the ablations
-    ``'smlp'``, ``'dwconv'`` and ``'mlp'`` (see :class:`SMLPNet`).
+    ``'smlp'``, ``'dwconv'`` and ``'mlp'`` (see :class:`SMLPNet`, which
+    also describes the arguments not listed here).
+
+    Args:
+        smlp_cfg (dict, optional): Keyword arguments of :class:`SparseMLP`
+            (``mixing_mode``, ``shift``, ``fusion``, ``layout``,
+            ``identity``), for the token mixings with an sMLP module.
+        with_cp (bool): Recompute the block in the backward pass instead of
+            keeping its activations. The recomputation normalises with the
+            same batch statistics but does not update the BatchNorm running
+            statistics a second time.
     """
 
     def __init__(self, embed_dims: int, grid_size: Tuple[int, int],
                  alpha: int = 3, token_mixing: str = 'dwconv_smlp',
-                 drop_path: float = 0., with_cp: bool = False,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='GELU'),
-                 chunk_tokens: int = CPU_CHUNK_TOKENS, **smlp_kwargs):
+                 smlp_cfg: Optional[dict] = None, drop_path: float = 0.,
+                 with_cp: bool = False, norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='GELU')):
         super().__init__()
         self.with_cp = with_cp
-        self.chunk_tokens = chunk_tokens
         self.local_mixing = (DWConvMixing(embed_dims, norm_cfg, act_cfg)
                              if 'dwconv' in token_mixing else None)
         if 'smlp' in token_mixing:
             self.global_mixing = SparseMLP(embed_dims, grid_size, norm_cfg,
-                                           act_cfg, **smlp_kwargs)
+                                           act_cfg, **(smlp_cfg or {}))
         elif token_mixing == 'mlp':
             self.global_mixing = TokenMLP(embed_dims, grid_size, norm_cfg,
                                           act_cfg)
         else:
             self.global_mixing = None
-        self.channel_mixing = ChannelMLP(embed_dims, alpha, act_cfg,
-                                         chunk_tokens)
+        self.channel_mixing = ChannelMLP(embed_dims, alpha, act_cfg)
         self.drop_path = (DropPath(drop_path)
                           if drop_path > 0 else nn.Identity())
 
@@ -376,17 +354,15 @@ class SMLPBlock(nn.Module):
         return x + self.drop_path(self.channel_mixing(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._forward, x, use_reentrant=False)
-        B, H, W, _ = x.shape
-        images = max(1, self.chunk_tokens // (H * W))
-        if not self.training and images < B and _chunk_on_cpu(x):
-            # With BatchNorm in eval mode the block treats images
-            # independently: a few at a time, its intermediate features stay
-            # in cache from one layer to the next (see ChannelMLP).
-            return torch.cat(
-                [self._forward(chunk) for chunk in x.split(images)])
+        if self.with_cp and torch.is_grad_enabled():
+            return cp.checkpoint(
+                self._forward, x, use_reentrant=False,
+                context_fn=self._checkpoint_contexts)
         return self._forward(x)
+
+    def _checkpoint_contexts(self):
+        """Contexts of the forward pass and of its recomputation."""
+        return contextlib.nullcontext(), _bn_statistics_kept(self)
 
 
 class SMLPStage(nn.Module):
@@ -395,19 +371,23 @@ class SMLPStage(nn.Module):
 
     Inputs whose size is not a multiple of the patch size are zero-padded
     at the bottom and right, so a stage maps H to ceil(H / patch_size).
+    In window mode (``shift_windows``) every second block shifts its sMLP
+    windows, as Swin does.
     """
 
     def __init__(self, in_channels: int, embed_dims: int, patch_size: int,
                  depth: int, drop_paths: Sequence[float],
+                 smlp_cfg: Optional[dict] = None,
                  shift_windows: bool = False, **block_kwargs):
         super().__init__()
         self.patch_size = patch_size
         self.downsample = nn.Conv2d(in_channels, embed_dims, patch_size,
                                     stride=patch_size, bias=False)
-        # In window mode alternate blocks shift their windows, as Swin does.
         self.blocks = nn.ModuleList(
             SMLPBlock(embed_dims, drop_path=drop_paths[i],
-                      shift=shift_windows and i % 2 == 1, **block_kwargs)
+                      smlp_cfg=None if smlp_cfg is None else dict(
+                          smlp_cfg, shift=shift_windows and i % 2 == 1),
+                      **block_kwargs)
             for i in range(depth))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -431,51 +411,77 @@ class SMLPNet(BaseModule):
     linear layer along H and one along W, concatenated and fused by a 1x1
     projection), and mixes channels with an MLP.
 
-    The H and W mixing weights are tied to the token grid of a reference
-    input size ``img_size`` (at 224: 56, 28, 14 and 7). Any input of at
-    least 32 x 32 is accepted: sizes are padded to the strides internally and
-    ``mixing_mode`` says how the weights apply to another grid. At
-    ``img_size`` both modes compute exactly the paper's function. A state
-    dict saved for another ``img_size`` is resized on load (logged).
+    **Input sizes.** The H and W mixing weights are tied to the token grid
+    of a reference input size ``img_size`` (at 224: 56, 28, 14 and 7). Any
+    input of at least 32 x 32 is accepted, square or not; ``mixing_mode``
+    says how the weights apply to another grid, and at ``img_size`` both
+    modes compute exactly the paper's function. ``'resize'`` resamples each
+    N x N weight to the actual length L at every forward pass: bilinear
+    interpolation when L > N, and when L < N an antialiased (low-pass
+    filtered) resampling, so learned patterns finer than the new grid
+    average out rather than alias (:func:`resize_axial_weight`). A state
+    dict saved for another ``img_size`` is resized on load by the same rule
+    (logged).
+
+    **Padding.** A stage zero-pads an input whose size is not a multiple of
+    its stride at the bottom and right, and detectors pad a batch to its
+    largest image. Padded tokens do not stay zero: a BatchNorm maps zero to
+    ``bias - weight * running_mean / sqrt(running_var)``, and the biases of
+    the sMLP and the channel MLP make them non-zero after the first block.
+    So an image's features depend on how far it was padded: in ``'resize'``
+    mode everywhere, as every row and column mixes with its padded part
+    through weights resampled to the padded length; in ``'window'`` mode
+    mostly near the padding, which reaches the tokens that share its
+    windows and, through the depthwise convolutions and the shifted windows
+    of later blocks, their neighbours. docs/detection.md measures both.
 
     Args:
         arch (str | dict): ``'tiny'``, ``'small'``, ``'base'`` (see
             :attr:`arch_zoo`) or a dict with keys ``embed_dims`` (int C),
-            ``depths`` (4 ints) and optionally ``alpha`` (int, default 3).
+            ``depths`` (4 ints) and optionally ``alpha`` (int, the channel
+            MLP's expansion, default 3).
         img_size (int | tuple[int, int]): Reference input size (H, W) the
             sMLP weights are built for. Defaults to 224.
         in_channels (int): Input channels. Defaults to 3.
         mixing_mode (str): How H/W mixing applies to a grid other than the
             reference: ``'resize'`` resamples the weights to the actual
             length (global mixing at any size); ``'window'`` applies the
-            reference weights in windows of the reference length.
-            Defaults to ``'resize'``.
+            reference weights in windows of the reference length, zero
+            padding the axis to whole windows. Defaults to ``'resize'``.
         shift_windows (bool): In ``'window'`` mode, shift windows by half a
             window in every second block so information crosses windows.
             Defaults to True.
         drop_path_rate (float): Stochastic depth rate of the last block,
             decaying linearly to 0 at the first. Defaults to 0.
         out_indices (Sequence[int] | int): Stages (0-3) whose outputs are
-            returned. Defaults to (0, 1, 2, 3).
+            returned. The stages after the last one listed are not built
+            (every parameter then gets a gradient, as DDP requires), and
+            their weights in a checkpoint are skipped on load (logged).
+            Defaults to (0, 1, 2, 3).
         frozen_stages (int): Freeze the parameters and BatchNorm statistics
             of the first ``frozen_stages`` stages (with ``4``, also
             ``final_norm``). 0 or -1 freezes nothing. Defaults to 0.
         norm_eval (bool): Keep every BatchNorm layer in eval mode during
             training (frozen statistics). Defaults to False.
-        with_cp (bool): Checkpoint the activations of each block to save
-            memory at the cost of recomputation. Defaults to False.
+        with_cp (bool): Checkpoint each block: keep only its input and
+            recompute it in the backward pass, saving memory at the cost of
+            a second forward pass. The recomputation leaves BatchNorm
+            running statistics alone, so they are updated once per step,
+            as without checkpointing. Defaults to False.
         norm_cfg (dict): Config of the BatchNorm layers (token mixing and
             ``final_norm``), e.g. ``dict(type='SyncBN')``.
             Defaults to ``dict(type='BN')``.
         act_cfg (dict): Activation config. Defaults to ``dict(type='GELU')``.
         final_norm (bool): Apply a BatchNorm to the last stage's output, as
-            the official classifier does before pooling. Defaults to True.
+            the official classifier does before pooling; built only when
+            stage 3 is in ``out_indices``. Defaults to True.
         token_mixing (str | Sequence[str]): Token mixing of each stage (one
             value for all or four): ``'dwconv_smlp'`` (the paper's model),
             ``'smlp'`` (no depthwise conv: "global only"), ``'dwconv'`` (no
             sMLP: "local only", and the stage-removal study), ``'mlp'`` (a
             dense MLP-Mixer token mixing over all tokens, valid only at
-            ``img_size``). Defaults to ``'dwconv_smlp'``.
+            ``img_size``, and its weights load only from a checkpoint of the
+            same ``img_size``). Defaults to ``'dwconv_smlp'``.
         smlp_fusion (str): ``'concat'`` (concat + 1x1 projection, the
             paper), ``'sum'`` or ``'weighted_sum'``. Defaults to ``'concat'``.
         smlp_layout (str): ``'parallel'`` H and W branches (the paper) or
@@ -500,6 +506,8 @@ class SMLPNet(BaseModule):
         [(1, 80, 50, 75), (1, 160, 25, 38), (1, 320, 13, 19), (1, 640, 7, 10)]
     """
 
+    #: The paper's variants: width C of stage 0, blocks per stage, and the
+    #: channel MLP's expansion alpha.
     arch_zoo = {
         'tiny': dict(embed_dims=80, depths=(2, 8, 14, 2), alpha=3),
         'small': dict(embed_dims=96, depths=(2, 10, 24, 2), alpha=3),
@@ -531,7 +539,7 @@ class SMLPNet(BaseModule):
         self.embed_dims = arch['embed_dims']
         self.depths = tuple(arch['depths'])
         self.alpha = arch['alpha']
-        self.img_size = _to_2tuple(img_size)
+        self.img_size = tuple(to_2tuple(img_size))
         self.in_channels = in_channels
         self.out_indices = self._parse_out_indices(out_indices)
         self.frozen_stages = self._parse_frozen_stages(frozen_stages)
@@ -544,29 +552,30 @@ class SMLPNet(BaseModule):
             raise ValueError(f'img_size {self.img_size} must be at least '
                              f'{MIN_INPUT_SIZE} on each side.')
 
-        # On the CPU even under a `torch.device('meta')` context: only a list.
+        # The rates of the whole network, also when the last stages are not
+        # built; on the CPU even under a `torch.device('meta')` context.
         drop_paths = torch.linspace(0, drop_path_rate, sum(self.depths),
-                                    device='cpu')
+                                    device='cpu').tolist()
+        smlp_cfg = dict(mixing_mode=mixing_mode, fusion=smlp_fusion,
+                        layout=smlp_layout, identity=smlp_identity)
         self.channels = [self.embed_dims * 2**i for i in range(4)]
         self.stages = nn.ModuleList()
-        for i, depth in enumerate(self.depths):
+        for i in range(self.out_indices[-1] + 1):
             first = sum(self.depths[:i])
             self.stages.append(SMLPStage(
                 in_channels=in_channels if i == 0 else self.channels[i - 1],
                 embed_dims=self.channels[i],
                 patch_size=4 if i == 0 else 2,
-                depth=depth,
-                drop_paths=drop_paths[first:first + depth].tolist(),
+                depth=self.depths[i],
+                drop_paths=drop_paths[first:first + self.depths[i]],
+                smlp_cfg=smlp_cfg if 'smlp' in token_mixing[i] else None,
                 shift_windows=shift_windows and mixing_mode == 'window',
                 grid_size=self.grid_size(i),
                 alpha=self.alpha,
                 token_mixing=token_mixing[i],
                 with_cp=with_cp,
                 norm_cfg=norm_cfg,
-                act_cfg=act_cfg,
-                **(dict(mixing_mode=mixing_mode, fusion=smlp_fusion,
-                        layout=smlp_layout, identity=smlp_identity)
-                   if 'smlp' in token_mixing[i] else {})))
+                act_cfg=act_cfg))
         self.final_norm = (build_norm_layer(norm_cfg, self.channels[-1])[1]
                            if final_norm and 3 in self.out_indices else None)
 
@@ -654,8 +663,6 @@ class SMLPNet(BaseModule):
                 x = self.final_norm(x)
             if i in self.out_indices:
                 outs.append(x.contiguous())
-            if i == self.out_indices[-1]:
-                break
         return tuple(outs)
 
     def _check_input(self, x: torch.Tensor) -> None:
@@ -689,26 +696,68 @@ class SMLPNet(BaseModule):
                     module.eval()
         return self
 
+    def get_layer_depth(self, param_name: str,
+                        prefix: str = '') -> Tuple[int, int]:
+        """The layer depth of a parameter, for layer-wise learning-rate decay
+        (mmpretrain's ``LearningRateDecayOptimWrapperConstructor``, or
+        mmsmlp's ``LayerDecayOptimWrapperConstructor`` for mmdet and mmseg
+        models).
+
+        Layers are counted from the input: the stem (stage 0's patch
+        embedding) is layer 0, block j of stage i is layer
+        ``sum(depths[:i]) + j + 1``, and the final norm is the last layer,
+        ``num_layers - 1`` with ``num_layers`` = the number of blocks built
+        + 2. The patch merging that opens stage i > 0 shares the layer of
+        the block it follows (the last of stage i - 1), as Swin counts its
+        patch merging with the stage before it. Parameters outside the
+        backbone (names without ``prefix``: neck, heads) are in the last
+        layer too, as in mmpretrain's backbones.
+
+        Args:
+            param_name (str): The parameter's name, e.g.
+                ``'backbone.stages.1.blocks.0.channel_mixing.fc1.weight'``.
+            prefix (str): The backbone's prefix in ``param_name``, e.g.
+                ``'backbone.'``.
+
+        Returns:
+            tuple[int, int]: The layer depth and the number of layers.
+        """
+        depths = [len(stage.blocks) for stage in self.stages]
+        num_layers = sum(depths) + 2
+        match = re.match(
+            re.escape(prefix) + r'stages\.(\d+)\.(?:blocks\.(\d+)\.)?',
+            param_name)
+        if match is None:  # final norm, or outside the backbone
+            return num_layers - 1, num_layers
+        stage, block = match.groups()
+        depth = sum(depths[:int(stage)])
+        if block is not None:
+            depth += int(block) + 1
+        return depth, num_layers
+
     # ------------------------------------------------------ checkpoints
     def _adapt_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Before loading: refuse a checkpoint of another architecture, and
-        resample the size-tied weights of one saved for another
-        ``img_size``."""
+        """Before loading: refuse a checkpoint of another architecture, skip
+        the weights of the layers not built and resample the size-tied
+        weights of one saved for another ``img_size``."""
         self._check_checkpoint_arch(state_dict, prefix)
+        self._check_dense_token_mixing(state_dict, prefix)
+        self._skip_unbuilt_layers(state_dict, prefix)
         self._resize_grid_weights(state_dict, prefix)
 
     def _check_checkpoint_arch(self, state_dict, prefix) -> None:
         """Raise if the checkpoint's widths or depths differ from ours, which
         mmengine's non-strict loading would only log and skip."""
-        size_tied = {
+        grid_tied = {
             f'{name}.{param}'
-            for name in self._axial_layers() for param in ('weight', 'bias')
+            for name, module in self.named_modules()
+            for param, _ in _grid_tied_parameters(module)
         }
         mismatched = [
             f'{key}: {tuple(state_dict[prefix + key].shape)} vs '
             f'{tuple(value.shape)}'
             for key, value in self.state_dict().items()
-            if key not in size_tied and prefix + key in state_dict
+            if key not in grid_tied and prefix + key in state_dict
             and state_dict[prefix + key].shape != value.shape
         ]
         depths = _checkpoint_depths(state_dict, prefix)
@@ -733,19 +782,58 @@ class SMLPNet(BaseModule):
             f'{f" (arch={names[0]!r})" if names else ""} or load a '
             f'checkpoint of this one.')
 
-    def _axial_layers(self) -> Dict[str, AxialLinear]:
-        """The layers whose weights are tied to the token grid, by name."""
-        return {
-            name: module
-            for name, module in self.named_modules()
-            if isinstance(module, AxialLinear)
-        }
+    def _check_dense_token_mixing(self, state_dict, prefix) -> None:
+        """Raise if a dense token-mixing weight (``token_mixing='mlp'``) was
+        saved for another grid: it mixes every token with every other, so
+        there is no resampling that keeps its meaning."""
+        for name, module in self.named_modules():
+            if not isinstance(module, TokenMLP):
+                continue
+            weight = state_dict.get(f'{prefix}{name}.mix.weight')
+            if weight is None or weight.shape == module.mix.weight.shape:
+                continue
+            stride = 4 * 2**int(name.split('.')[1])
+            side = math.isqrt(weight.shape[0])
+            square = (f' (img_size={side * stride} if it was square)'
+                      if side * side == weight.shape[0] else '')
+            raise ValueError(
+                f"The checkpoint's dense token mixing {name} "
+                f"(token_mixing='mlp') was trained on {weight.shape[0]} "
+                f'tokens, this model has {module.grid_size[0]}x'
+                f'{module.grid_size[1]} tokens there (img_size='
+                f'{self.img_size}): dense token-mixing weights cannot be '
+                f'resized to another img_size. Build the backbone with the '
+                f"checkpoint's img_size{square}.")
+
+    def _skip_unbuilt_layers(self, state_dict, prefix) -> None:
+        """Remove the checkpoint's weights of the stages after the last
+        output (and of the final norm when it is not built), which loading
+        would otherwise report as unexpected keys."""
+        unbuilt = tuple(f'stages.{i}.'
+                        for i in range(len(self.stages), self.num_stages))
+        if self.final_norm is None:
+            unbuilt += ('final_norm.', )
+        skipped = [
+            key for key in state_dict
+            if key.startswith(prefix) and key[len(prefix):].startswith(unbuilt)
+        ]
+        if not skipped:
+            return
+        for key in skipped:
+            del state_dict[key]
+        print_log(
+            f'SMLPNet: skipped the checkpoint\'s {len(skipped)} tensors of '
+            f'{", ".join(name[:-1] for name in unbuilt)}, which this backbone '
+            f'does not build (out_indices={self.out_indices}).',
+            logger='current')
 
     def _resize_grid_weights(self, state_dict, prefix) -> None:
         """Resample size-tied sMLP weights of a state dict saved for another
         ``img_size`` to this model's grids."""
         resized = []
-        for name, module in self._axial_layers().items():
+        for name, module in self.named_modules():
+            if not isinstance(module, AxialLinear):
+                continue
             key = f'{prefix}{name}.'
             weight = state_dict.get(key + 'weight')
             bias = state_dict.get(key + 'bias')
@@ -761,6 +849,15 @@ class SMLPNet(BaseModule):
                 f'SMLPNet: resized {len(resized)} size-tied sMLP weights to '
                 f'img_size {self.img_size}: {", ".join(resized)}',
                 logger='current')
+
+
+def _grid_tied_parameters(module: nn.Module):
+    """The parameters of ``module`` whose shape follows the token grid."""
+    if isinstance(module, AxialLinear):
+        return module.named_parameters()
+    if isinstance(module, TokenMLP):
+        return module.mix.named_parameters(prefix='mix')
+    return ()
 
 
 def _checkpoint_depths(state_dict, prefix: str) -> Dict[int, int]:
