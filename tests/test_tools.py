@@ -208,6 +208,13 @@ def run_tool(tmp_path, *args, check=True, timeout=300):
     return result
 
 
+def cpu_launch_env(tmp_path):
+    """The environment of a 2-process CPU launch (gloo), also on a machine
+    with one GPU, where NCCL would put both ranks on the same device."""
+    return dict(tool_env(tmp_path), PORT=str(free_port()),
+                CUDA_VISIBLE_DEVICES='')
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -233,13 +240,12 @@ def test_dist_train_two_processes_on_cpu(workspace):
     config = write_config(
         'dist', norm='SyncBN', custom_hooks="[dict(type='SaveRankStateHook')]")
     work_dir = tmp_path / 'dist_work'
-    env_port = free_port()
     result = subprocess.run([
         'bash', 'tools/dist_train.sh', config, '2', '--work-dir',
         str(work_dir), '--cfg-options', 'train_cfg.max_iters=3'
     ],
                             cwd=REPO,
-                            env=dict(tool_env(tmp_path), PORT=str(env_port)),
+                            env=cpu_launch_env(tmp_path),
                             capture_output=True,
                             text=True,
                             timeout=300)
@@ -441,7 +447,7 @@ def test_dist_train_a_backbone_with_fewer_outputs(workspace):
         ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
          str(work_dir)],
         cwd=REPO,
-        env=dict(tool_env(tmp_path), PORT=str(free_port())),
+        env=cpu_launch_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=300)
