@@ -361,17 +361,13 @@ def test_norm_eval_keeps_bn_statistics():
                if isinstance(m, _BatchNorm))
 
 
-@pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
-def test_with_cp_gives_same_gradients_and_bn_statistics(norm):
-    """The recomputation in the backward pass normalises with the same batch
-    statistics but does not update the running ones a second time."""
-    torch.manual_seed(0)
-    plain = small_net(norm_cfg=dict(type=norm)).train()
-    checkpointed = small_net(norm_cfg=dict(type=norm), with_cp=True).train()
+def assert_same_training_step(plain, checkpointed, run=lambda m, x: m(x)):
+    """One step of each model from the same weights gives the same
+    gradients, BatchNorm statistics and num_batches_tracked (1)."""
     checkpointed.load_state_dict(plain.state_dict())
     x = torch.rand(2, 3, 64, 80)
     for model in (plain, checkpointed):
-        sum((o**2).sum() for o in model(x)).backward()
+        sum((o**2).sum() for o in run(model.train(), x)).backward()
     for (name, param), other in zip(plain.named_parameters(),
                                     checkpointed.parameters()):
         torch.testing.assert_close(other.grad, param.grad, msg=name)
@@ -380,6 +376,25 @@ def test_with_cp_gives_same_gradients_and_bn_statistics(norm):
         torch.testing.assert_close(other, buffer, msg=name)
     assert all(m.num_batches_tracked == 1
                for m in checkpointed.modules() if isinstance(m, _BatchNorm))
+
+
+@pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
+def test_with_cp_gives_same_gradients_and_bn_statistics(norm):
+    """The recomputation in the backward pass normalises with the same batch
+    statistics but does not update the running ones a second time."""
+    torch.manual_seed(0)
+    assert_same_training_step(
+        small_net(norm_cfg=dict(type=norm)),
+        small_net(norm_cfg=dict(type=norm), with_cp=True))
+
+
+def test_with_cp_compiles():
+    """Under torch.compile the recomputation is the graph's own (which
+    updates the statistics once): the same step as without with_cp."""
+    torch.manual_seed(0)
+    assert_same_training_step(
+        small_net(), small_net(with_cp=True),
+        run=lambda model, x: torch.compile(model, backend='aot_eager')(x))
 
 
 def test_layer_depths_count_blocks_from_the_stem():

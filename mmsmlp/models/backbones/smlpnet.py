@@ -354,11 +354,15 @@ class SMLPBlock(nn.Module):
         return x + self.drop_path(self.channel_mixing(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and torch.is_grad_enabled():
-            return cp.checkpoint(
-                self._forward, x, use_reentrant=False,
-                context_fn=self._checkpoint_contexts)
-        return self._forward(x)
+        if not (self.with_cp and torch.is_grad_enabled()):
+            return self._forward(x)
+        if torch.compiler.is_compiling():
+            # A compiled graph recomputes values only, not the BatchNorm
+            # statistics updates, and accepts no recomputation context of
+            # its own.
+            return cp.checkpoint(self._forward, x, use_reentrant=False)
+        return cp.checkpoint(self._forward, x, use_reentrant=False,
+                             context_fn=self._checkpoint_contexts)
 
     def _checkpoint_contexts(self):
         """Contexts of the forward pass and of its recomputation."""
