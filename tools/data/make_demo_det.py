@@ -14,11 +14,13 @@ follows the COCO layout::
     OUT/{train,val}/XXXXX.png      (lossless, so pixels match the masks)
 
 and loads with ``mmdet.datasets.CocoDataset`` and ``CocoMetric``. The same
-``--seed`` always gives the same files.
+``--seed`` always gives the same files. With ``--box-only`` the annotations
+have no ``segmentation``, as box-only COCO data (the images are the same).
 
 Example::
 
     python tools/data/make_demo_det.py --out data/demo/det --seed 0
+    python tools/data/make_demo_det.py --out data/demo/det-box --box-only
 """
 import argparse
 import json
@@ -55,6 +57,10 @@ def parse_args(argv=None):
         '--max-size', type=int, default=160, help='largest height or width')
     parser.add_argument(
         '--max-objects', type=int, default=4, help='most objects per image')
+    parser.add_argument(
+        '--box-only',
+        action='store_true',
+        help='write annotations without masks (no "segmentation" field)')
     args = parser.parse_args(argv)
     for name in ('num_train', 'num_val', 'max_objects'):
         if getattr(args, name) < 1:
@@ -182,6 +188,12 @@ def write_split(rng, out, split, num_images, size_range, max_objects):
         categories=categories)
 
 
+def drop_masks(coco):
+    """Make ``coco`` box-only: remove each annotation's segmentation."""
+    for annotation in coco['annotations']:
+        del annotation['segmentation']
+
+
 def main(argv=None):
     args = parse_args(argv)
     rng = np.random.default_rng(args.seed)
@@ -191,6 +203,8 @@ def main(argv=None):
                                                           args.num_val)):
         coco = write_split(rng, args.out, split, num_images,
                            (args.min_size, args.max_size), args.max_objects)
+        if args.box_only:
+            drop_masks(coco)
         with open(ann_dir / f'instances_{split}.json', 'w') as f:
             json.dump(coco, f)
         print(f'{split}: {len(coco["images"])} images, '
