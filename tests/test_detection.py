@@ -44,6 +44,17 @@ def make_demo_data(out, *args):
     subprocess.run(command, check=True, capture_output=True)
 
 
+def demo_train_set(config_path, data_root):
+    """The training set of a COCO config, on demo data in ``data_root``."""
+    cfg = Config.fromfile(config_path)
+    cfg.train_dataloader.dataset.update(
+        data_root=str(data_root),
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        metainfo=dict(classes=('disc', 'square', 'triangle')))
+    return DATASETS.build(cfg.train_dataloader.dataset)
+
+
 @pytest.fixture(scope='module', autouse=True)
 def mmdet_scope():
     register_all_modules(init_default_scope=True)
@@ -179,15 +190,10 @@ def test_box_only_configs_load_box_only_coco_data(tmp_path):
         (tmp_path / 'annotations/instances_train.json').read_text())
     assert coco['annotations']
     assert not any('segmentation' in ann for ann in coco['annotations'])
-    cfg = Config.fromfile(REPO / 'configs' / 'retinanet' /
-                          'retinanet_smlpnet-t_fpn_1x_coco.py')
-    cfg.train_dataloader.dataset.update(
-        data_root=str(tmp_path),
-        ann_file='annotations/instances_train.json',
-        data_prefix=dict(img='train/'),
-        metainfo=dict(classes=('disc', 'square', 'triangle')))
-    instances = DATASETS.build(
-        cfg.train_dataloader.dataset)[0]['data_samples'].gt_instances
+    dataset = demo_train_set(
+        REPO / 'configs/retinanet/retinanet_smlpnet-t_fpn_1x_coco.py',
+        tmp_path)
+    instances = dataset[0]['data_samples'].gt_instances
     assert len(instances.bboxes) > 0 and 'masks' not in instances
 
 
@@ -195,14 +201,8 @@ def test_ms_crop_3x_train_pipeline_loads_coco_format_data(tmp_path):
     """The multi-scale crop pipeline that the 3x configs define (the others
     use mmdet's own) runs on COCO-format annotations."""
     make_demo_data(tmp_path, '--num-train', '2', '--num-val', '1')
-    cfg = Config.fromfile(CONFIG_DIR /
-                          'mask-rcnn_smlpnet-t_fpn_ms-crop-3x_coco.py')
-    cfg.train_dataloader.dataset.update(
-        data_root=str(tmp_path),
-        ann_file='annotations/instances_train.json',
-        data_prefix=dict(img='train/'),
-        metainfo=dict(classes=('disc', 'square', 'triangle')))
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    dataset = demo_train_set(
+        CONFIG_DIR / 'mask-rcnn_smlpnet-t_fpn_ms-crop-3x_coco.py', tmp_path)
     for sample in (dataset[0], dataset[1]):
         image_size = tuple(sample['inputs'].shape[1:])
         assert 480 <= min(image_size) <= 800 and max(image_size) <= 1333
