@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.models import SMLPNet
@@ -17,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / 'tools' / 'analysis_tools'),
                 str(REPO / 'tools' / 'deployment')]
 from benchmarks.official_smlpnet import official_from_smlpnet  # noqa: E402
-from get_flops import count  # noqa: E402
+from get_flops import TwoStageForwardDummy, build_model, count  # noqa: E402
 from plot_scaling import token_mixing_macs  # noqa: E402
 from pytorch2onnx import export, verify  # noqa: E402
 
@@ -53,6 +54,31 @@ def test_get_flops_prints_the_paper_numbers_for_sMLPNet_T():
     uncounted = out.split('Not counted')[1]
     for op in ('native_batch_norm', 'gelu', 'native_layer_norm'):
         assert op in uncounted
+
+
+def test_get_flops_counts_two_stage_detectors_as_published():
+    """As mmdet 2.x's forward_dummy: the box head on 1000 proposals, the mask
+    head on 100; checked against the layer shapes of the demo Mask R-CNN
+    (64-channel RoI features, 3 classes)."""
+    config = REPO / 'configs/mask_rcnn/mask-rcnn_smlpnet-demo_fpn_shapes.py'
+    dummy = TwoStageForwardDummy(build_model(Config.fromfile(str(config))))
+    flop_counter, _ = count(lambda: dummy(torch.rand(1, 3, 96, 128)))
+    macs = {
+        name.replace('TwoStageForwardDummy.detector.', ''):
+        sum(counts.values()) // 2
+        for name, counts in flop_counter.get_flop_counts().items()
+    }
+    width, fc, classes = 64, 256, 3
+    # Two shared fc layers, then the classifier and class-wise box deltas.
+    box_head = (
+        width * 7 * 7 * fc + fc * fc + fc * (classes + 1) + fc * 4 * classes)
+    # Four 3x3 convolutions at 14x14, a 2x2 deconvolution to 28x28, logits.
+    mask_head = (
+        4 * width * width * 9 * 14 * 14 + width * width * 4 * 14 * 14 +
+        width * classes * 28 * 28)
+    assert macs['roi_head.bbox_head'] == 1000 * box_head
+    assert macs['roi_head.mask_head'] == 100 * mask_head
+    assert macs['backbone'] > 0 and macs['rpn_head'] > 0
 
 
 def test_flop_counter_counts_the_whole_batch_of_axial_mixing():

@@ -13,8 +13,14 @@ and convolutions at the ATen dispatch level, so batched and broadcast
 - mmpretrain: ``model(inputs, mode='tensor')``: backbone, neck and head;
 - mmseg: ``model(inputs, mode='tensor')``: backbone, neck and decode head
   (auxiliary heads only train);
-- mmdet: ``model(inputs, data_samples, mode='tensor')``: backbone, neck, RPN
-  head with its proposal post-processing and the RoI heads on the proposals.
+- mmdet single-stage detectors: ``model(inputs, data_samples,
+  mode='tensor')``: backbone, neck and head;
+- mmdet two-stage detectors: backbone, neck, RPN head and the RoI heads on
+  1000 fixed proposals, their mask heads on the first 100 (each stage of a
+  cascade): what mmdet 2.x's ``forward_dummy`` ran, with which the published
+  Swin, ConvNeXt and AS-MLP detection FLOPs were counted. (mmdet 3's
+  ``mode='tensor'`` runs the RoI heads on however many proposals survive the
+  RPN's NMS on the random input, and a cascade's mask heads on all of them.)
 
 Multiply-adds are FLOPs / 2 of the counted operators. Normalisations,
 activations, additions and other element-wise operators are not counted (as
@@ -43,11 +49,16 @@ DEFAULT_SHAPES = dict(
 # Views that the schema does not mark as such (reshape of a contiguous
 # tensor, detach).
 FREE_OPS = (torch.ops.aten._unsafe_view, torch.ops.aten.detach)
+# Two-stage detectors are counted as mmdet 2.x's forward_dummy ran them.
+NUM_PROPOSALS = 1000
+NUM_MASK_ROIS = 100
 COUNTED_PARTS = dict(
     mmpretrain="model(inputs, mode='tensor'): backbone + neck + head",
     mmseg="model(inputs, mode='tensor'): backbone + neck + decode head",
     mmdet="model(inputs, data_samples, mode='tensor'): backbone + neck + "
-    'RPN head (with proposal post-processing) + RoI heads')
+    'head',
+    two_stage=f'backbone + neck + RPN head + RoI heads on {NUM_PROPOSALS} '
+    f'fixed proposals (mask heads on {NUM_MASK_ROIS})')
 
 
 def parse_args(argv=None):
@@ -117,6 +128,41 @@ def tensor_forward(model: nn.Module, scope: str,
     return lambda: model(inputs, samples, mode='tensor')
 
 
+def is_two_stage(model: nn.Module) -> bool:
+    return getattr(model, 'with_rpn', False)
+
+
+class TwoStageForwardDummy(nn.Module):
+    """Backbone, neck, RPN head and RoI heads of a two-stage detector on
+    ``NUM_PROPOSALS`` fixed boxes in the image, the mask heads on the first
+    ``NUM_MASK_ROIS`` of them, as mmdet 2.x's ``forward_dummy``. A module,
+    so that FlopCounterMode names the detector's modules under it."""
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, inputs: torch.Tensor) -> None:
+        from mmdet.structures.bbox import bbox2roi
+        height, width = inputs.shape[-2:]
+        corners = torch.rand(
+            NUM_PROPOSALS, 2, 2, generator=torch.Generator().manual_seed(0))
+        corners = corners * torch.tensor([float(width), float(height)])
+        rois = bbox2roi(
+            [torch.cat([corners.amin(1), corners.amax(1)], dim=1)])
+        roi_head = self.detector.roi_head
+        # A cascade's heads take their stage index first.
+        stages = [(stage, ) for stage in range(roi_head.num_stages)
+                  ] if hasattr(roi_head, 'num_stages') else [()]
+        features = self.detector.extract_feat(inputs)
+        self.detector.rpn_head(features)
+        for stage in stages:
+            roi_head._bbox_forward(*stage, features, rois)
+            if roi_head.with_mask:
+                roi_head._mask_forward(*stage, features,
+                                       rois[:NUM_MASK_ROIS])
+
+
 def inplace_addmm_flop(self_shape, a_shape, b_shape, *args, **kwargs) -> int:
     """FLOPs of ``self.addmm_(a, b)``: (m, k) @ (k, n)."""
     return 2 * a_shape[0] * a_shape[1] * b_shape[1]
@@ -175,16 +221,18 @@ def params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def format_table(model: nn.Module, flop_counts: Dict[str, Dict[object,
-                                                               int]]) -> str:
+def format_table(model: nn.Module,
+                 flop_counts: Dict[str, Dict[object, int]],
+                 root: str = None) -> str:
     """Per backbone stage, the backbone, the rest and the total.
 
-    The rest (necks, heads) is one row, the total minus the backbone: mmseg
-    and mmdet call ``decode_head.forward`` and ``roi_head.forward``
-    directly, bypassing the module hooks FlopCounterMode attributes FLOPs
-    with, so per-head counts would be wrong.
+    ``root`` is the name FlopCounterMode gave ``model``: its class name when
+    it was called itself. The rest (necks, heads) is one row, the total
+    minus the backbone: mmseg and mmdet call ``decode_head.forward`` and
+    ``roi_head.forward`` directly, bypassing the module hooks FlopCounterMode
+    attributes FLOPs with, so per-head counts would be wrong.
     """
-    root = type(model).__name__
+    root = root or type(model).__name__
 
     def macs(name: str) -> int:
         key = f'{root}.{name}' if name else 'Global'
@@ -217,17 +265,23 @@ def main(argv=None):
     shape = input_shape(args.shape, scope)
     inputs = torch.randn(
         1, 3, *shape, generator=torch.Generator().manual_seed(0))
-    flop_counter, uncounted = count(tensor_forward(model, scope, inputs))
+    if is_two_stage(model):
+        counted, root = 'two_stage', 'TwoStageForwardDummy.detector'
+        dummy = TwoStageForwardDummy(model)
+        flop_counter, uncounted = count(lambda: dummy(inputs))
+    else:
+        counted, root = scope, None
+        flop_counter, uncounted = count(tensor_forward(model, scope, inputs))
     total_macs = flop_counter.get_total_flops() // 2
 
     print(f'Config: {args.config}')
     print(f'Model: {type(model).__name__} ({scope}), input 1x3x'
           f'{shape[0]}x{shape[1]}')
-    print(f'Counted: {COUNTED_PARTS[scope]}')
+    print(f'Counted: {COUNTED_PARTS[counted]}')
     print('Multiply-adds: FLOPs / 2 of ' + ', '.join(
         sorted(str(op) for op in flop_counter.get_flop_counts()['Global'])))
     print()
-    print(format_table(model, flop_counter.get_flop_counts()))
+    print(format_table(model, flop_counter.get_flop_counts(), root))
     print()
     print(f'Params: {params(model) / 1e6:.1f}M   '
           f'Multiply-adds: {total_macs / 1e9:.1f}G')
