@@ -31,7 +31,7 @@ import argparse
 import os.path as osp
 import sys
 from collections import Counter
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -223,7 +223,7 @@ def params(module: nn.Module) -> int:
 
 def format_table(model: nn.Module,
                  flop_counts: Dict[str, Dict[object, int]],
-                 root: str = None) -> str:
+                 root: Optional[str] = None) -> str:
     """Per backbone stage, the backbone, the rest and the total.
 
     ``root`` is the name FlopCounterMode gave ``model``: its class name when
