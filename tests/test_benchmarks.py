@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.nn.modules.batchnorm import _BatchNorm
+from mmengine.config import Config
 
-from mmsmlp.analysis import count_flops, token_mixing_macs
+from mmsmlp.analysis import (TwoStageForwardDummy, count_flops,
+                             token_mixing_macs)
 from mmsmlp.analysis.benchmark import (build_entries, output_reference,
                                        parse_args, step)
+from mmsmlp.apis import build_model
 from mmsmlp.deployment import export_onnx, verify_onnx
 from mmsmlp.models import SMLPNet
-from mmsmlp.testing import official_from_smlpnet
+from mmsmlp.testing import official_from_smlpnet, randomize_batch_norms
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,17 +34,6 @@ def run_script(*args, timeout=600):
     return result.stdout
 
 
-def randomize_norms(model):
-    """Non-trivial BN statistics and affine parameters, so a wrong copy of
-    any of them shows in the outputs."""
-    for module in model.modules():
-        if isinstance(module, _BatchNorm):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 1.5)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.5, 0.5)
-
-
 def test_get_flops_prints_the_paper_numbers_for_sMLPNet_T():
     out = run_script('tools/analysis_tools/get_flops.py',
                      'configs/smlpnet/smlpnet-tiny_8xb128_in1k.py')
@@ -52,6 +43,31 @@ def test_get_flops_prints_the_paper_numbers_for_sMLPNet_T():
     uncounted = out.split('Not counted')[1]
     for op in ('native_batch_norm', 'gelu', 'native_layer_norm'):
         assert op in uncounted
+
+
+def test_get_flops_counts_two_stage_detectors_as_published():
+    """As mmdet 2.x's forward_dummy: the box head on 1000 proposals, the mask
+    head on 100; checked against the layer shapes of the demo Mask R-CNN
+    (64-channel RoI features, 3 classes)."""
+    config = REPO / 'configs/mask_rcnn/mask-rcnn_smlpnet-demo_fpn_shapes.py'
+    dummy = TwoStageForwardDummy(build_model(Config.fromfile(str(config))))
+    flop_counter, _ = count_flops(lambda: dummy(torch.rand(1, 3, 96, 128)))
+    macs = {
+        name.replace('TwoStageForwardDummy.detector.', ''):
+        sum(counts.values()) // 2
+        for name, counts in flop_counter.get_flop_counts().items()
+    }
+    width, fc, classes = 64, 256, 3
+    # Two shared fc layers, then the classifier and class-wise box deltas.
+    box_head = (
+        width * 7 * 7 * fc + fc * fc + fc * (classes + 1) + fc * 4 * classes)
+    # Four 3x3 convolutions at 14x14, a 2x2 deconvolution to 28x28, logits.
+    mask_head = (
+        4 * width * width * 9 * 14 * 14 + width * width * 4 * 14 * 14 +
+        width * classes * 28 * 28)
+    assert macs['roi_head.bbox_head'] == 1000 * box_head
+    assert macs['roi_head.mask_head'] == 100 * mask_head
+    assert macs['backbone'] > 0 and macs['rpn_head'] > 0
 
 
 def test_flop_counter_counts_the_whole_batch_of_axial_mixing():
@@ -69,7 +85,7 @@ def test_flop_counter_counts_the_whole_batch_of_axial_mixing():
 def test_official_style_model_matches_after_weight_copy(img_size):
     torch.manual_seed(0)
     ours = SMLPNet(SMALL_ARCH, img_size=img_size)
-    randomize_norms(ours)
+    randomize_batch_norms(ours)
     ours.eval()
     official = official_from_smlpnet(ours).eval()
     inputs = torch.randn(2, 3, img_size, img_size)
@@ -87,7 +103,7 @@ def test_onnx_export_matches_onnxruntime_at_two_sizes(tmp_path, mode):
     pytest.importorskip('onnxruntime')
     torch.manual_seed(0)
     model = SMLPNet(SMALL_ARCH, img_size=64, mixing_mode=mode)
-    randomize_norms(model)
+    randomize_batch_norms(model)
     model.eval()
     for shape in [(64, 64), (96, 80)]:  # the reference size and another
         out = str(tmp_path / f'{shape}.onnx')
@@ -191,7 +207,6 @@ def test_plot_scaling_draws_the_benchmark_results(tmp_path):
 
 
 def test_benchmark_counts_flops_and_states_its_settings(tmp_path):
-    from mmengine.config import Config
     results_file = tmp_path / 'results.json'
     out = run_script('tools/analysis_tools/benchmark.py', DEMO_CONFIG,
                      '--shapes', '64', '--batch-size', '2', '--modes',

@@ -1,7 +1,8 @@
 # Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
-"""Mask R-CNN with sMLPNet in mmdet: every shipped config builds and runs,
-the demo dataset generator writes exact COCO annotations, and the demo
-config trains and evaluates with the real Runner and CocoMetric."""
+"""sMLPNet detectors in mmdet (Mask R-CNN, Cascade Mask R-CNN, Faster R-CNN,
+RetinaNet): every shipped config builds and runs, the demo dataset generator
+writes exact COCO annotations (or box-only ones), and the demo configs train
+and evaluate with the real Runner and CocoMetric."""
 import json
 import subprocess
 import sys
@@ -20,19 +21,38 @@ from mmengine.runner import Runner
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / 'configs' / 'mask_rcnn'
+DETECTOR_DIRS = ('mask_rcnn', 'cascade_rcnn', 'faster_rcnn', 'retinanet')
 DEMO_CONFIG = CONFIG_DIR / 'mask-rcnn_smlpnet-demo_fpn_shapes.py'
+BOX_DEMO_CONFIG = (REPO / 'configs' / 'faster_rcnn' /
+                   'faster-rcnn_smlpnet-demo_fpn_shapes.py')
 MAKE_DEMO_DET = REPO / 'tools' / 'data' / 'make_demo_det.py'
 # Two sizes that are not multiples of 32, mixed in one batch.
 IMAGE_SHAPES = [(3, 96, 120), (3, 130, 160)]
 
 
 def shipped_configs():
-    return sorted(CONFIG_DIR.glob('*.py'))
+    """Every detector config but the ms-crop-3x ones, which build the model
+    of the 1x config of the same name (checked by the recipe tests)."""
+    return sorted(
+        path for name in DETECTOR_DIRS
+        for path in (REPO / 'configs' / name).glob('*.py')
+        if 'ms-crop-3x' not in path.name)
 
 
 def make_demo_data(out, *args):
     command = [sys.executable, str(MAKE_DEMO_DET), '--out', str(out), *args]
     subprocess.run(command, check=True, capture_output=True)
+
+
+def demo_train_set(config_path, data_root):
+    """The training set of a COCO config, on demo data in ``data_root``."""
+    cfg = Config.fromfile(config_path)
+    cfg.train_dataloader.dataset.update(
+        data_root=str(data_root),
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        metainfo=dict(classes=('disc', 'square', 'triangle')))
+    return DATASETS.build(cfg.train_dataloader.dataset)
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -42,15 +62,26 @@ def mmdet_scope():
 
 def build_detector(config_path):
     """The config's detector, without loading the (user-supplied) pretrained
-    backbone weights and with fewer proposals and sampled RoIs than for COCO
-    (1000 and 512): the same code path at a cost the CPU tests can afford."""
+    backbone weights and, in two-stage detectors, with fewer proposals and
+    sampled RoIs than for COCO (1000 and 512): the same code path at a cost
+    the CPU tests can afford."""
     cfg = Config.fromfile(config_path)
     assert cfg.model.backbone.type == 'SMLPNet'
     cfg.model.backbone.init_cfg = None
-    cfg.model.train_cfg.rpn_proposal.max_per_img = 64
-    cfg.model.train_cfg.rcnn.sampler.num = 32
-    cfg.model.test_cfg.rpn.max_per_img = 64
+    train_cfg = cfg.model.train_cfg
+    if 'rpn_proposal' in train_cfg:
+        train_cfg.rpn_proposal.max_per_img = 64
+        cfg.model.test_cfg.rpn.max_per_img = 64
+        # Cascade R-CNN trains one RoI head per stage.
+        stages = train_cfg.rcnn
+        for stage in stages if isinstance(stages, list) else [stages]:
+            stage.sampler.num = 32
     return MODELS.build(cfg.model), cfg
+
+
+def num_classes_of(cfg):
+    head = cfg.model.get('roi_head', cfg.model).bbox_head
+    return (head[0] if isinstance(head, list) else head).num_classes
 
 
 @pytest.mark.parametrize(
@@ -59,13 +90,12 @@ def test_config_loss_and_predict_on_mixed_sizes(config_path):
     torch.manual_seed(0)
     model, cfg = build_detector(config_path)
     assert cfg.model.neck.in_channels == model.backbone.channels
-    num_classes = cfg.model.roi_head.bbox_head.num_classes
     batch = demo_mm_inputs(
         batch_size=len(IMAGE_SHAPES),
         image_shapes=IMAGE_SHAPES,
         num_items=[2, 3],
-        num_classes=num_classes,
-        with_mask=True)
+        num_classes=num_classes_of(cfg),
+        with_mask=model.with_mask)
 
     model.train()
     data = model.data_preprocessor(batch, training=True)
@@ -73,7 +103,10 @@ def test_config_loss_and_predict_on_mixed_sizes(config_path):
     assert data['inputs'].shape[-2:] == (160, 160)
     losses = model(**data, mode='loss')
     loss, log_vars = model.parse_losses(losses)
-    assert {'loss_rpn_cls', 'loss_cls', 'loss_mask'} <= set(log_vars)
+    # Cascade R-CNN names its losses per stage: s0.loss_cls, ...
+    loss_kinds = {name.split('.')[-1] for name in log_vars}
+    assert {'loss_cls', 'loss_bbox'} <= loss_kinds
+    assert ('loss_mask' in loss_kinds) == model.with_mask
     assert torch.isfinite(loss)
     loss.backward()
     first_conv = model.backbone.stages[0].downsample.weight
@@ -87,8 +120,11 @@ def test_config_loss_and_predict_on_mixed_sizes(config_path):
     for result, (_, height, width) in zip(results, IMAGE_SHAPES):
         pred = result.pred_instances
         assert pred.bboxes.shape[1] == 4
-        assert pred.masks.shape[1:] == (height, width)
-        assert len(pred.scores) == len(pred.labels) == len(pred.masks)
+        assert len(pred.scores) == len(pred.labels) == len(pred.bboxes)
+        if model.with_mask:
+            assert pred.masks.shape == (len(pred.bboxes), height, width)
+        else:
+            assert 'masks' not in pred
 
 
 def test_coco_configs_follow_the_swin_recipe():
@@ -101,28 +137,72 @@ def test_coco_configs_follow_the_swin_recipe():
         cfg.auto_scale_lr.base_batch_size)
     init_cfg = cfg.model.backbone.init_cfg
     assert (init_cfg.type, init_cfg.prefix) == ('Pretrained', 'backbone.')
-    resize = Config.fromfile(CONFIG_DIR /
-                             'mask-rcnn_smlpnet-t-resize_fpn_1x_coco.py')
-    assert {cfg.model.backbone.mixing_mode,
-            resize.model.backbone.mixing_mode} == {'window', 'resize'}
+    window = Config.fromfile(CONFIG_DIR /
+                             'mask-rcnn_smlpnet-t-window_fpn_1x_coco.py')
+    assert cfg.model.backbone.mixing_mode == 'resize'
+    assert window.model.backbone.mixing_mode == 'window'
     crop_3x = Config.fromfile(CONFIG_DIR /
                               'mask-rcnn_smlpnet-b_fpn_ms-crop-3x_coco.py')
     assert crop_3x.train_cfg.max_epochs == 36
-    assert crop_3x.model.backbone.arch == 'base'
+    assert crop_3x.model == Config.fromfile(
+        CONFIG_DIR / 'mask-rcnn_smlpnet-b_fpn_1x_coco.py').model
+
+
+def test_new_heads_follow_their_toolkit_configs():
+    """Cascade Mask R-CNN as mmdet's ConvNeXt 3x config (three 4conv1fc GIoU
+    box heads, 36 epochs of multi-scale crops) and a 1x variant; RetinaNet
+    and Faster R-CNN on box-only data; all with our AdamW recipe."""
+    configs = REPO / 'configs'
+    cascade = Config.fromfile(
+        configs / 'cascade_rcnn' /
+        'cascade-mask-rcnn_smlpnet-s_fpn_4conv1fc-giou_ms-crop-3x_coco.py')
+    heads = cascade.model.roi_head.bbox_head
+    assert [head.bbox_coder.target_stds[0] for head in heads
+            ] == [0.1, 0.05, 0.033]
+    for head in heads:
+        assert (head.type, head.num_shared_convs, head.num_shared_fcs,
+                head.loss_bbox.type) == ('ConvFCBBoxHead', 4, 1, 'GIoULoss')
+    assert cascade.model.backbone.arch == 'small'
+    assert cascade.train_cfg.max_epochs == 36
+    cascade_1x = Config.fromfile(
+        configs / 'cascade_rcnn' /
+        'cascade-mask-rcnn_smlpnet-s_fpn_4conv1fc-giou_1x_coco.py')
+    assert cascade_1x.train_cfg.max_epochs == 12
+    assert cascade_1x.model == cascade.model
+    for name in ('retinanet/retinanet_smlpnet-b_fpn_1x_coco.py',
+                 'faster_rcnn/faster-rcnn_smlpnet-b_fpn_1x_coco.py'):
+        cfg = Config.fromfile(configs / name)
+        assert cfg.model.backbone.arch == 'base'
+        assert cfg.val_evaluator.metric == 'bbox'
+        load = cfg.train_dataloader.dataset.pipeline[1]
+        assert load.type == 'LoadAnnotations' and not load.get('with_mask')
+    for cfg in (cascade, cascade_1x, cfg):
+        assert cfg.optim_wrapper.optimizer.type == 'AdamW'
+        assert cfg.optim_wrapper.optimizer.lr == 1e-4
+
+
+def test_box_only_configs_load_box_only_coco_data(tmp_path):
+    """make_demo_det.py --box-only writes COCO annotations without
+    segmentation, and the box-only configs' pipeline loads them."""
+    make_demo_data(tmp_path, '--num-train', '2', '--num-val', '1',
+                   '--box-only')
+    coco = json.loads(
+        (tmp_path / 'annotations/instances_train.json').read_text())
+    assert coco['annotations']
+    assert not any('segmentation' in ann for ann in coco['annotations'])
+    dataset = demo_train_set(
+        REPO / 'configs/retinanet/retinanet_smlpnet-t_fpn_1x_coco.py',
+        tmp_path)
+    instances = dataset[0]['data_samples'].gt_instances
+    assert len(instances.bboxes) > 0 and 'masks' not in instances
 
 
 def test_ms_crop_3x_train_pipeline_loads_coco_format_data(tmp_path):
     """The multi-scale crop pipeline that the 3x configs define (the others
     use mmdet's own) runs on COCO-format annotations."""
     make_demo_data(tmp_path, '--num-train', '2', '--num-val', '1')
-    cfg = Config.fromfile(CONFIG_DIR /
-                          'mask-rcnn_smlpnet-t_fpn_ms-crop-3x_coco.py')
-    cfg.train_dataloader.dataset.update(
-        data_root=str(tmp_path),
-        ann_file='annotations/instances_train.json',
-        data_prefix=dict(img='train/'),
-        metainfo=dict(classes=('disc', 'square', 'triangle')))
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    dataset = demo_train_set(
+        CONFIG_DIR / 'mask-rcnn_smlpnet-t_fpn_ms-crop-3x_coco.py', tmp_path)
     for sample in (dataset[0], dataset[1]):
         image_size = tuple(sample['inputs'].shape[1:])
         assert 480 <= min(image_size) <= 800 and max(image_size) <= 1333
@@ -189,10 +269,17 @@ def test_make_demo_det_is_exact_and_deterministic(tmp_path):
             assert ann['area'] == mask.sum()
 
 
-def test_demo_config_trains_evaluates_and_infers(tmp_path):
+@pytest.mark.parametrize(
+    'config, data_args, metric_names',
+    [(DEMO_CONFIG, (), ('coco/bbox_mAP', 'coco/segm_mAP')),
+     (BOX_DEMO_CONFIG, ('--box-only', ), ('coco/bbox_mAP', ))],
+    ids=('mask-rcnn', 'box-only-faster-rcnn'))
+def test_demo_config_trains_evaluates_and_infers(tmp_path, config, data_args,
+                                                 metric_names):
     data_root = tmp_path / 'data'
-    make_demo_data(data_root, '--num-train', '8', '--num-val', '4')
-    cfg = Config.fromfile(DEMO_CONFIG)
+    make_demo_data(data_root, '--num-train', '8', '--num-val', '4',
+                   *data_args)
+    cfg = Config.fromfile(config)
     cfg.work_dir = str(tmp_path / 'work_dir')
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         loader.dataset.data_root = str(data_root)
@@ -208,7 +295,9 @@ def test_demo_config_trains_evaluates_and_infers(tmp_path):
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.val()
-    for name in ('coco/bbox_mAP', 'coco/segm_mAP'):
+    assert {name for name in metrics if name.endswith('_mAP')
+            } == set(metric_names)
+    for name in metric_names:
         assert 0 <= metrics[name] <= 1
 
     # mmdet's inference API on the saved checkpoint, as docs/detection.md
@@ -220,5 +309,9 @@ def test_demo_config_trains_evaluates_and_infers(tmp_path):
         show_progress=False)
     image = data_root / 'val' / '00001.png'
     prediction = inferencer(str(image))['predictions'][0]
-    assert len(prediction['labels']) == len(prediction['masks']) == len(
-        prediction['bboxes']) == len(prediction['scores'])
+    assert len(prediction['labels']) == len(prediction['bboxes']) == len(
+        prediction['scores'])
+    if 'coco/segm_mAP' in metric_names:
+        assert len(prediction['masks']) == len(prediction['labels'])
+    else:
+        assert 'masks' not in prediction

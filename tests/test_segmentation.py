@@ -1,7 +1,8 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
-"""UperNet with the sMLPNet pyramid in mmseg: the shipped configs, the
-backbone's resize-on-load of 224 ImageNet weights, test-time augmentation and
-the CPU demo (data generator, training, IoUMetric, inference)."""
+"""UperNet and Semantic FPN with the sMLPNet pyramid in mmseg: the shipped
+configs, the backbone's resize-on-load of 224 ImageNet weights (to square and
+non-square grids), test-time augmentation and the CPU demo (data generator,
+training, IoUMetric, inference)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +25,10 @@ from mmsmlp.models import SMLPNet
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / 'configs' / 'upernet'
-CONFIGS = sorted(CONFIG_DIR.glob('*.py'))
+SEM_FPN_DIR = REPO / 'configs' / 'sem_fpn'
+CONFIGS = sorted([*CONFIG_DIR.glob('*.py'), *SEM_FPN_DIR.glob('*.py')])
 ADE20K_T = CONFIG_DIR / 'smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py'
+CITYSCAPES_T = CONFIG_DIR / 'smlpnet-t_upernet_4xb2-80k_cityscapes-512x1024.py'
 DEMO = CONFIG_DIR / 'smlpnet-demo_upernet_shapes.py'
 MAKE_DEMO_SEG = REPO / 'tools' / 'data' / 'make_demo_seg.py'
 
@@ -82,7 +85,8 @@ def test_config_loss_and_predict(config):
     data = model.data_preprocessor(
         random_batch(num_classes, TRAIN_SIZE), training=True)
     losses = model(**data, mode='loss')
-    assert set(losses) >= {'decode.loss_ce', 'aux.loss_ce'}
+    assert 'decode.loss_ce' in losses
+    assert ('aux.loss_ce' in losses) == model.with_auxiliary_head
     total = sum(value for key, value in losses.items() if 'loss' in key)
     assert torch.isfinite(total)
     total.backward()
@@ -132,9 +136,35 @@ def test_ade20k_configs_train_and_test_as_documented():
         assert cfg.train_dataloader.batch_size == 2
 
 
-def test_pretrained_224_checkpoint_resized_on_load(tmp_path):
+def test_new_configs_follow_their_toolkit_configs():
+    """Semantic FPN with PoolFormer's 40k ADE20K recipe; UperNet on
+    Cityscapes with a non-square 512x1024 reference grid, tested in windows
+    of that size."""
+    fpn = Config.fromfile(str(SEM_FPN_DIR /
+                              'fpn_smlpnet-s_8xb4-40k_ade20k-512x512.py'))
+    assert fpn.model.neck.in_channels == [96, 192, 384, 768]
+    assert fpn.optim_wrapper.optimizer == dict(
+        type='AdamW', lr=2e-4, weight_decay=1e-4)
+    assert fpn.train_cfg.max_iters == fpn.param_scheduler[0].end == 40000
+    assert fpn.train_dataloader.batch_size == 4
+    cityscapes = Config.fromfile(str(CITYSCAPES_T))
+    assert tuple(cityscapes.model.backbone.img_size) == (512, 1024)
+    assert cityscapes.model.test_cfg == dict(
+        mode='slide', crop_size=(512, 1024), stride=(256, 512))
+    assert cityscapes.train_cfg.max_iters == 80000
+    assert cityscapes.param_scheduler[1].end == 80000
+    assert cityscapes.model.decode_head.num_classes == 19
+
+
+@pytest.mark.parametrize(
+    'config, stage0_grid', [(ADE20K_T, (128, 128)),
+                            (CITYSCAPES_T, (128, 256))],
+    ids=('ade20k', 'cityscapes'))
+def test_pretrained_224_checkpoint_resized_on_load(tmp_path, config,
+                                                   stage0_grid):
     """init_cfg loads an ImageNet classifier checkpoint made at 224 into the
-    512-grid backbone: plain weights unchanged, sMLP weights resampled."""
+    backbone built for the crop size (512x512, or non-square 512x1024):
+    plain weights unchanged, sMLP weights resampled to each axis."""
     classifier_backbone = SMLPNet('tiny', img_size=224)
     checkpoint = tmp_path / 'smlpnet-t_in1k.pth'
     torch.save(
@@ -143,7 +173,7 @@ def test_pretrained_224_checkpoint_resized_on_load(tmp_path):
                 f'backbone.{key}': value
                 for key, value in classifier_backbone.state_dict().items()
             }), checkpoint)
-    cfg = Config.fromfile(str(ADE20K_T))
+    cfg = Config.fromfile(str(config))
     cfg.model.backbone.init_cfg.checkpoint = str(checkpoint)
     segmentor = build_segmentor(cfg)
     segmentor.backbone.init_weights()
@@ -152,9 +182,13 @@ def test_pretrained_224_checkpoint_resized_on_load(tmp_path):
     source = classifier_backbone.state_dict()
     key = 'stages.1.blocks.0.local_mixing.conv.weight'
     torch.testing.assert_close(loaded[key], source[key])
-    mix_h = 'stages.0.blocks.0.global_mixing.mix_h.weight'
-    assert source[mix_h].shape == (56, 56)
-    assert loaded[mix_h].shape == (128, 128)
+    height, width = stage0_grid
+    for axis, length in (('h', height), ('w', width)):
+        mix = f'stages.0.blocks.0.global_mixing.mix_{axis}.weight'
+        assert source[mix].shape == (56, 56)
+        assert loaded[mix].shape == (length, length)
+    last = 'stages.3.blocks.0.global_mixing.mix_w.weight'
+    assert loaded[last].shape == (width // 8, width // 8)
 
 
 def write_image_and_label(directory, shape=TEST_SHAPE):

@@ -178,7 +178,7 @@ stage_bench_det() {
   # trains, and bf16; with and without activation checkpointing.
   local dtype
   for dtype in "$FP16" bfloat16; do
-    bench "bench_det_train_step_$dtype" swin-t smlpnet-t-window smlpnet-t-window-cp smlpnet-t \
+    bench "bench_det_train_step_$dtype" swin-t smlpnet-t smlpnet-t-cp smlpnet-t-window smlpnet-t-window-cp \
       "${DET[@]}" --modes train-step --variants amp --amp-dtype "$dtype" --baseline swin-t --memory
     if ((SMOKE)); then break; fi
   done

@@ -1,4 +1,4 @@
 _base_ = [
     './_base_/mask-rcnn_smlpnet-b_fpn.py',
-    './_base_/coco-instance_adamw_ms-crop-3x.py'
+    '../_base_/coco-instance_adamw_ms-crop-3x.py'
 ]

@@ -6,7 +6,8 @@
 # then train and test with tools/train.py and tools/test.py as usual (see
 # docs/detection.md for the commands and the result).
 _base_ = [
-    './_base_/mask-rcnn_smlpnet-t_fpn.py', './_base_/coco-instance_adamw_1x.py'
+    './_base_/mask-rcnn_smlpnet-t_fpn.py',
+    '../_base_/coco-instance_adamw_1x.py'
 ]
 
 data_root = 'data/demo/det/'

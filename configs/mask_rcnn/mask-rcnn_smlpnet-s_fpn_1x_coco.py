@@ -1,3 +1,4 @@
 _base_ = [
-    './_base_/mask-rcnn_smlpnet-s_fpn.py', './_base_/coco-instance_adamw_1x.py'
+    './_base_/mask-rcnn_smlpnet-s_fpn.py',
+    '../_base_/coco-instance_adamw_1x.py'
 ]

@@ -33,6 +33,8 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
+    # A no-op on the 128 px images; other test sizes set its scale.
+    dict(type='Resize', scale=crop_size, keep_ratio=True),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]

@@ -1,4 +1,8 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
-from .flops import count_flops, flops_table, num_params, token_mixing_macs
+from .flops import (TwoStageForwardDummy, count_flops, flops_table,
+                    is_two_stage, num_params, token_mixing_macs)
 
-__all__ = ['count_flops', 'flops_table', 'num_params', 'token_mixing_macs']
+__all__ = [
+    'TwoStageForwardDummy', 'count_flops', 'flops_table', 'is_two_stage',
+    'num_params', 'token_mixing_macs'
+]

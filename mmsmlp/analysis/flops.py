@@ -13,7 +13,7 @@ of an sMLPNet variant analytically.
 """
 import math
 from collections import Counter
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -25,6 +25,9 @@ from mmsmlp.models import SMLPNet
 # Views that the schema does not mark as such (reshape of a contiguous
 # tensor, detach).
 FREE_OPS = (torch.ops.aten._unsafe_view, torch.ops.aten.detach)
+# Two-stage detectors are counted as mmdet 2.x's forward_dummy ran them.
+NUM_PROPOSALS = 1000
+NUM_MASK_ROIS = 100
 
 
 class OperatorRecorder(TorchDispatchMode):
@@ -37,6 +40,44 @@ class OperatorRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.calls[func] += 1
         return func(*args, **(kwargs or {}))
+
+
+def is_two_stage(model: nn.Module) -> bool:
+    return getattr(model, 'with_rpn', False)
+
+
+class TwoStageForwardDummy(nn.Module):
+    """Backbone, neck, RPN head and RoI heads of a two-stage detector on
+    ``NUM_PROPOSALS`` fixed boxes in the image, the mask heads on the first
+    ``NUM_MASK_ROIS`` of them, as mmdet 2.x's ``forward_dummy``, with which
+    the published Swin, ConvNeXt and AS-MLP detection FLOPs were counted
+    (mmdet 3's ``mode='tensor'`` runs the RoI heads on however many
+    proposals survive the RPN's NMS on a random input). A module, so that
+    FlopCounterMode names the detector's modules under it."""
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, inputs: torch.Tensor) -> None:
+        from mmdet.structures.bbox import bbox2roi
+        height, width = inputs.shape[-2:]
+        corners = torch.rand(
+            NUM_PROPOSALS, 2, 2, generator=torch.Generator().manual_seed(0))
+        corners = corners * torch.tensor([float(width), float(height)])
+        rois = bbox2roi(
+            [torch.cat([corners.amin(1), corners.amax(1)], dim=1)])
+        roi_head = self.detector.roi_head
+        # A cascade's heads take their stage index first.
+        stages = [(stage, ) for stage in range(roi_head.num_stages)
+                  ] if hasattr(roi_head, 'num_stages') else [()]
+        features = self.detector.extract_feat(inputs)
+        self.detector.rpn_head(features)
+        for stage in stages:
+            roi_head._bbox_forward(*stage, features, rois)
+            if roi_head.with_mask:
+                roi_head._mask_forward(*stage, features,
+                                       rois[:NUM_MASK_ROIS])
 
 
 def inplace_addmm_flop(self_shape, a_shape, b_shape, *args, **kwargs) -> int:
@@ -99,17 +140,19 @@ def backbone_rows(model: nn.Module) -> List[Tuple[str, nn.Module]]:
     return rows + [('backbone', model.backbone)]
 
 
-def flops_table(model: nn.Module, flop_counts: Dict[str, Dict[object,
-                                                              int]]) -> str:
+def flops_table(model: nn.Module,
+                flop_counts: Dict[str, Dict[object, int]],
+                root: Optional[str] = None) -> str:
     """Parameters and multiply-adds per backbone stage, of the backbone, the
     rest and the total.
 
-    The rest (necks, heads) is one row, the total minus the backbone: mmseg
+    ``root`` is the name FlopCounterMode gave ``model``: its class name when
+    it was called itself. The rest (necks, heads) is one row, the total minus the backbone: mmseg
     and mmdet call ``decode_head.forward`` and ``roi_head.forward``
     directly, bypassing the module hooks FlopCounterMode attributes FLOPs
     with, so per-head counts would be wrong.
     """
-    root = type(model).__name__
+    root = root or type(model).__name__
 
     def macs(name: str) -> int:
         key = f'{root}.{name}' if name else 'Global'

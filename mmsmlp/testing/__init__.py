@@ -1,7 +1,9 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
+from .norms import randomize_batch_norms
 from .official_smlpnet import (OfficialSMLPNet, copy_weights_from_smlpnet,
                                official_from_smlpnet)
 
 __all__ = [
-    'OfficialSMLPNet', 'copy_weights_from_smlpnet', 'official_from_smlpnet'
+    'OfficialSMLPNet', 'copy_weights_from_smlpnet', 'official_from_smlpnet',
+    'randomize_batch_norms'
 ]

@@ -28,10 +28,11 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
-from torch.nn.modules.batchnorm import _BatchNorm
 
-CONFIGS = ['configs/mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py',
-           'configs/mask_rcnn/mask-rcnn_smlpnet-t-resize_fpn_1x_coco.py']
+from mmsmlp.testing import randomize_batch_norms
+
+CONFIGS = ['configs/mask_rcnn/mask-rcnn_smlpnet-t-window_fpn_1x_coco.py',
+           'configs/mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py']
 # (first image, second image): the tests' small batch, two landscape COCO
 # images, and a landscape image batched with a portrait one.
 PAIRS = [(96, 120, 130, 160), (800, 1067, 800, 1333), (800, 1067, 1333, 800)]
@@ -42,12 +43,7 @@ def build_backbone_and_preprocessor(config: str, seed: int):
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(seed)
     detector = MODELS.build(cfg.model)
-    for module in detector.backbone.modules():
-        if isinstance(module, _BatchNorm):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 1.5)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.5, 0.5)
+    randomize_batch_norms(detector.backbone)
     return (detector.backbone.eval(), detector.data_preprocessor,
             cfg.model.backbone.mixing_mode)
 

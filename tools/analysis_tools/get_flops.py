@@ -13,8 +13,14 @@ and convolutions at the ATen dispatch level, so batched and broadcast
 - mmpretrain: ``model(inputs, mode='tensor')``: backbone, neck and head;
 - mmseg: ``model(inputs, mode='tensor')``: backbone, neck and decode head
   (auxiliary heads only train);
-- mmdet: ``model(inputs, data_samples, mode='tensor')``: backbone, neck, RPN
-  head with its proposal post-processing and the RoI heads on the proposals.
+- mmdet single-stage detectors: ``model(inputs, data_samples,
+  mode='tensor')``: backbone, neck and head;
+- mmdet two-stage detectors: backbone, neck, RPN head and the RoI heads on
+  1000 fixed proposals, their mask heads on the first 100 (each stage of a
+  cascade): what mmdet 2.x's ``forward_dummy`` ran, with which the published
+  Swin, ConvNeXt and AS-MLP detection FLOPs were counted. (mmdet 3's
+  ``mode='tensor'`` runs the RoI heads on however many proposals survive the
+  RPN's NMS on the random input, and a cascade's mask heads on all of them.)
 
 Multiply-adds are FLOPs / 2 of the counted operators. Normalisations,
 activations, additions and other element-wise operators are not counted (as
@@ -28,7 +34,9 @@ from typing import List, Tuple
 import torch
 from mmengine.config import DictAction
 
-from mmsmlp.analysis import count_flops, flops_table, num_params
+from mmsmlp.analysis import (TwoStageForwardDummy, count_flops, flops_table,
+                             is_two_stage, num_params)
+from mmsmlp.analysis.flops import NUM_MASK_ROIS, NUM_PROPOSALS
 from mmsmlp.apis import build_model, load_config, tensor_forward
 
 # Input size when --shape is not given: each toolkit's usual test size.
@@ -38,7 +46,9 @@ COUNTED_PARTS = dict(
     mmpretrain="model(inputs, mode='tensor'): backbone + neck + head",
     mmseg="model(inputs, mode='tensor'): backbone + neck + decode head",
     mmdet="model(inputs, data_samples, mode='tensor'): backbone + neck + "
-    'RPN head (with proposal post-processing) + RoI heads')
+    'head',
+    two_stage=f'backbone + neck + RPN head + RoI heads on {NUM_PROPOSALS} '
+    f'fixed proposals (mask heads on {NUM_MASK_ROIS})')
 
 
 def parse_args():
@@ -76,17 +86,24 @@ def main():
     shape = input_shape(args.shape, scope)
     inputs = torch.randn(
         1, 3, *shape, generator=torch.Generator().manual_seed(0))
-    flop_counter, uncounted = count_flops(tensor_forward(model, scope, inputs))
+    if is_two_stage(model):
+        counted, root = 'two_stage', 'TwoStageForwardDummy.detector'
+        dummy = TwoStageForwardDummy(model)
+        flop_counter, uncounted = count_flops(lambda: dummy(inputs))
+    else:
+        counted, root = scope, None
+        flop_counter, uncounted = count_flops(
+            tensor_forward(model, scope, inputs))
     total_macs = flop_counter.get_total_flops() // 2
 
     print(f'Config: {args.config}')
     print(f'Model: {type(model).__name__} ({scope}), input 1x3x'
           f'{shape[0]}x{shape[1]}')
-    print(f'Counted: {COUNTED_PARTS[scope]}')
+    print(f'Counted: {COUNTED_PARTS[counted]}')
     print('Multiply-adds: FLOPs / 2 of ' + ', '.join(
         sorted(str(op) for op in flop_counter.get_flop_counts()['Global'])))
     print()
-    print(flops_table(model, flop_counter.get_flop_counts()))
+    print(flops_table(model, flop_counter.get_flop_counts(), root))
     print()
     print(f'Params: {num_params(model) / 1e6:.1f}M   '
           f'Multiply-adds: {total_macs / 1e9:.1f}G')

@@ -2,11 +2,13 @@
 """Draw the demo instance-segmentation dataset in COCO format
 (``OUT/annotations/instances_{train,val}.json``, ``OUT/{train,val}/*.png``;
 see ``mmsmlp.datasets.demo.detection``). The same ``--seed`` always gives the
-same files.
+same files. With ``--box-only`` the annotations have no ``segmentation``, as
+box-only COCO data (the images are the same).
 
 Example::
 
     python tools/data/make_demo_det.py --out data/demo/det --seed 0
+    python tools/data/make_demo_det.py --out data/demo/det-box --box-only
 """
 import argparse
 from pathlib import Path
@@ -34,6 +36,10 @@ def parse_args():
         '--max-size', type=int, default=160, help='largest height or width')
     parser.add_argument(
         '--max-objects', type=int, default=4, help='most objects per image')
+    parser.add_argument(
+        '--box-only',
+        action='store_true',
+        help='write annotations without masks (no "segmentation" field)')
     return parser.parse_args()
 
 
@@ -41,7 +47,7 @@ def main():
     args = parse_args()
     annotations = draw_dataset(args.out, args.seed, args.num_train,
                                args.num_val, args.min_size, args.max_size,
-                               args.max_objects)
+                               args.max_objects, args.box_only)
     for split, coco in annotations.items():
         print(f'{split}: {len(coco["images"])} images, '
               f'{len(coco["annotations"])} objects')

@@ -18,19 +18,14 @@ model = dict(
         type='SMLPNet',
         arch='tiny',
         # The sMLP weights are N x N matrices tied to the ImageNet token grid
-        # (224 px: 56/28/14/7 tokens). A 1333x800 COCO image gives grids of up
-        # to 200x336 tokens. 'window' applies the pretrained matrices
-        # unchanged within 224-pixel windows (shifted by half a window in
-        # every second block, as Swin does), so every weight keeps the
-        # spatial meaning it learned, and batch padding changes mainly the
-        # tokens near it (docs/detection.md). 'resize' would stretch each
-        # matrix 3.6-6x to the padded length of every batch: global mixing,
-        # but the learned patterns change scale and every token's features
-        # change with how far its batch was padded. For comparison,
-        # mask-rcnn_smlpnet-t-resize_fpn_1x_coco.py is the 'resize' variant.
+        # (224 px: 56/28/14/7 tokens), while a 1333x800 COCO image gives up
+        # to 200x336 tokens. 'resize' resamples each matrix to the padded
+        # length of the batch (global mixing along each axis, as at 224); it
+        # beat 'window' (the matrices unchanged within shifted 224-pixel
+        # windows) in the mixing-mode study of docs/detection.md.
+        # mask-rcnn_smlpnet-t-window_fpn_1x_coco.py is the 'window' variant.
         img_size=224,
-        mixing_mode='window',
-        shift_windows=True,
+        mixing_mode='resize',
         drop_path_rate=0.,  # the official ImageNet value for sMLPNet-T
         out_indices=(0, 1, 2, 3),
         # At 1333x800, sMLPNet-T keeps 1.5-1.6x Swin-T's activations for the

@@ -14,7 +14,9 @@ follows the COCO layout::
     OUT/{train,val}/XXXXX.png      (lossless, so pixels match the masks)
 
 and loads with ``mmdet.datasets.CocoDataset`` and ``CocoMetric``. The same
-seed always gives the same files. Command line:
+seed always gives the same files. With ``box_only`` the annotations have no
+``segmentation``, as box-only COCO data (the images are the same). Command
+line:
 ``tools/data/make_demo_det.py``.
 """
 import json
@@ -141,16 +143,24 @@ def write_split(rng, out, split, num_images, size_range, max_objects):
         categories=categories)
 
 
+def drop_masks(coco: dict) -> None:
+    """Make ``coco`` box-only: remove each annotation's segmentation."""
+    for annotation in coco['annotations']:
+        del annotation['segmentation']
+
+
 def draw_dataset(out: str,
                  seed: int = 0,
                  num_train: int = 400,
                  num_val: int = 50,
                  min_size: int = 112,
                  max_size: int = 160,
-                 max_objects: int = 4) -> Dict[str, dict]:
+                 max_objects: int = 4,
+                 box_only: bool = False) -> Dict[str, dict]:
     """Draw ``num_train`` training and ``num_val`` validation images (sides
     drawn at random between ``min_size`` and ``max_size``, up to
-    ``max_objects`` objects each) into ``out``.
+    ``max_objects`` objects each) into ``out``; with ``box_only``, write
+    annotations without masks.
 
     Returns:
         dict: the COCO annotations written for each split.
@@ -166,6 +176,8 @@ def draw_dataset(out: str,
     for split, num_images in (('train', num_train), ('val', num_val)):
         coco = write_split(rng, out, split, num_images, (min_size, max_size),
                            max_objects)
+        if box_only:
+            drop_masks(coco)
         with open(ann_dir / f'instances_{split}.json', 'w') as f:
             json.dump(coco, f)
         annotations[split] = coco

@@ -425,7 +425,11 @@ class SMLPNet(BaseModule):
     filtered) resampling, so learned patterns finer than the new grid
     average out rather than alias (:func:`resize_axial_weight`). A state
     dict saved for another ``img_size`` is resized on load by the same rule
-    (logged).
+    (logged). ``'window'`` is worse far from the size a model was trained
+    at: on the segmentation demo, a model trained on crops of ``img_size``
+    and tested on 1.5x larger images lost 17 mIoU points in ``'window'``
+    mode and none in ``'resize'`` mode (docs/detection.md, mixing-mode
+    study).
 
     **Padding.** A stage zero-pads an input whose size is not a multiple of
     its stride at the bottom and right, and detectors pad a batch to its

@@ -1,8 +1,7 @@
-# COCO instance segmentation, 12 epochs, with the AdamW recipe of mmdet's
-# Swin Mask R-CNN configs (batch 2 x 8 GPUs, lr 1e-4, weight decay 0.05,
-# 1000 warm-up iterations, lr x 0.1 after epochs 8 and 11).
+# mmdet's 12-epoch schedule with the AdamW recipe of its Swin Mask R-CNN
+# configs (batch 2 x 8 GPUs, lr 1e-4, weight decay 0.05, 1000 warm-up
+# iterations, lr x 0.1 after epochs 8 and 11), for every detector here.
 _base_ = [
-    'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py'
 ]

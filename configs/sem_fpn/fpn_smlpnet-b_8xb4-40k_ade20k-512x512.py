@@ -1,0 +1,9 @@
+_base_ = './fpn_smlpnet-t_8xb4-40k_ade20k-512x512.py'
+
+checkpoint_file = 'checkpoints/smlpnet-base_in1k.pth'  # a placeholder
+model = dict(
+    backbone=dict(
+        arch='base',
+        drop_path_rate=0.3,
+        init_cfg=dict(checkpoint=checkpoint_file)),
+    neck=dict(in_channels=[112, 224, 448, 896]))
