@@ -3,6 +3,8 @@
 configs, the backbone's resize-on-load of 224 ImageNet weights (to square and
 non-square grids), test-time augmentation and the CPU demo (data generator,
 training, IoUMetric, inference)."""
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -254,6 +256,40 @@ def demo_config(data_root, work_dir, max_iters):
     cfg.default_hooks.checkpoint.interval = max_iters
     cfg.param_scheduler = [cfg.param_scheduler[0]]  # warm-up only
     return cfg
+
+
+def test_mixing_mode_study_trains_and_tabulates_both_modes(tmp_path):
+    """tools/analysis_tools/mixing_mode_study.py on a tiny demo: one seed,
+    two test sizes. At the training size the grid is the reference grid, so
+    the two modes are the same model and must score the same."""
+    data_root = tmp_path / 'seg'
+    make_demo_data(data_root, num_train=4, num_val=2)
+    options = [
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        'train_dataloader.batch_size=2', 'train_cfg.max_iters=2'
+    ]
+    result = subprocess.run(
+        [
+            sys.executable, 'tools/analysis_tools/mixing_mode_study.py',
+            '--tasks', 'segmentation', '--seeds', '0', '--test-scales', '1',
+            '1.5', '--work-dir',
+            str(tmp_path / 'study'), '--cfg-options', *options
+        ],
+        cwd=REPO,
+        env=dict(os.environ, OMP_NUM_THREADS='1'),
+        capture_output=True,
+        text=True,
+        timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    with open(tmp_path / 'study' / 'results.json') as file:
+        runs = json.load(file)['runs']
+    miou = {(run['mode'], run['test_scale']): run['metrics']['mIoU']
+            for run in runs}
+    assert set(miou) == {(mode, scale) for mode in ('window', 'resize')
+                         for scale in (1.0, 1.5)}
+    assert miou['window', 1.0] == miou['resize', 1.0]
+    assert '| segmentation | resize | 1.5x | 1 | mIoU |' in result.stdout
 
 
 def test_demo_trains_evaluates_and_infers(tmp_path):

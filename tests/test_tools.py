@@ -208,11 +208,19 @@ def run_tool(tmp_path, *args, check=True, timeout=300):
     return result
 
 
-def cpu_launch_env(tmp_path):
-    """The environment of a 2-process CPU launch (gloo), also on a machine
+def dist_train_on_two_cpus(tmp_path, config, work_dir, *args):
+    """tools/dist_train.sh with 2 CPU processes (gloo), also on a machine
     with one GPU, where NCCL would put both ranks on the same device."""
-    return dict(tool_env(tmp_path), PORT=str(free_port()),
-                CUDA_VISIBLE_DEVICES='')
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
+         str(work_dir), *args],
+        cwd=REPO,
+        env=dict(tool_env(tmp_path), PORT=str(free_port()),
+                 CUDA_VISIBLE_DEVICES=''),
+        capture_output=True,
+        text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
 
 
 def free_port() -> int:
@@ -240,16 +248,8 @@ def test_dist_train_two_processes_on_cpu(workspace):
     config = write_config(
         'dist', norm='SyncBN', custom_hooks="[dict(type='SaveRankStateHook')]")
     work_dir = tmp_path / 'dist_work'
-    result = subprocess.run([
-        'bash', 'tools/dist_train.sh', config, '2', '--work-dir',
-        str(work_dir), '--cfg-options', 'train_cfg.max_iters=3'
-    ],
-                            cwd=REPO,
-                            env=cpu_launch_env(tmp_path),
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-4000:]
+    dist_train_on_two_cpus(tmp_path, config, work_dir, '--cfg-options',
+                           'train_cfg.max_iters=3')
 
     ranks = [torch.load(work_dir / f'rank{r}.pth') for r in (0, 1)]
     # Each rank trained on its own images...
@@ -443,13 +443,5 @@ def test_dist_train_a_backbone_with_fewer_outputs(workspace):
         'img_size=32,', 'img_size=32, out_indices=(0, 1, 2),').replace(
             'in_channels=64', 'in_channels=32'))
     work_dir = tmp_path / 'work'
-    result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
-         str(work_dir)],
-        cwd=REPO,
-        env=cpu_launch_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300)
-    assert result.returncode == 0, result.stderr[-4000:]
+    dist_train_on_two_cpus(tmp_path, config, work_dir)
     assert (work_dir / 'iter_2.pth').exists()

@@ -27,8 +27,9 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import List
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from mmsmlp.analysis.logs import test_metrics
 
@@ -75,22 +76,31 @@ def parse_args(argv=None):
     return args
 
 
-def check_data(task: str) -> None:
+def load_config(config: str, options: List[str]) -> Config:
+    """The config with the study's ``--cfg-options`` merged, as the train
+    and test runs see it."""
+    parsed = argparse.Namespace()
+    DictAction(option_strings=[], dest='options')(None, parsed, options)
+    cfg = Config.fromfile(str(REPO / config))
+    cfg.merge_from_dict(parsed.options)
+    return cfg
+
+
+def check_data(task: str, options: List[str]) -> None:
     config, _, generator = TASKS[task]
-    data_root = Config.fromfile(
-        str(REPO / config)).train_dataloader.dataset.data_root
+    data_root = load_config(config,
+                            options).train_dataloader.dataset.data_root
     if not (REPO / data_root).is_dir():
         sys.exit(f'{task}: no demo data at {REPO / data_root}; draw it with '
                  f'`python {generator} --seed 0` in {REPO}')
 
 
-def resize_option(config: str, factor: float) -> str:
+def resize_option(cfg: Config, factor: float) -> str:
     """The cfg option that scales the test pipeline's Resize by ``factor``."""
-    cfg = Config.fromfile(str(REPO / config))
     pipeline = cfg.test_dataloader.dataset.pipeline
     steps = [i for i, step in enumerate(pipeline) if step.type == 'Resize']
     if len(steps) != 1:
-        raise ValueError(f'{config}: expected one Resize in the test '
+        raise ValueError(f'{cfg.filename}: expected one Resize in the test '
                          f'pipeline to scale, found {len(steps)}')
     height, width = pipeline[steps[0]].scale
     scale = f'({round(height * factor)},{round(width * factor)})'
@@ -129,8 +139,9 @@ def study(args):
     """One record per task, mode, seed and test scale."""
     records = []
     for task in args.tasks:
-        check_data(task)
+        check_data(task, args.cfg_options)
         config, metrics, _ = TASKS[task]
+        cfg = load_config(config, args.cfg_options)
         for mode in args.modes:
             for seed in args.seeds:
                 options = [
@@ -142,7 +153,7 @@ def study(args):
                 for factor in args.test_scales:
                     test_dir = osp.join(train_dir, f'test_x{factor:g}')
                     logged = test(config, train_dir, test_dir,
-                                  options + [resize_option(config, factor)])
+                                  options + [resize_option(cfg, factor)])
                     records.append(
                         dict(
                             task=task,

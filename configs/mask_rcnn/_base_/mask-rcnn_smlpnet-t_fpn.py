@@ -31,7 +31,7 @@ model = dict(
         # At 1333x800, sMLPNet-T keeps 1.5-1.6x Swin-T's activations for the
         # backward pass (8 and 14 blocks at strides 8 and 16, against Swin-T's
         # 2 and 6). Recomputing each block in the backward pass brings the
-        # training-step peak to 0.25x Swin-T's for about 1.25x the step time
+        # training-step peak to 0.24x Swin-T's for about 1.2x the step time
         # (docs/benchmark.md); set with_cp=False when memory is plentiful.
         with_cp=True,
         # Every block normalises with BatchNorm, and Mask R-CNN trains with 2
