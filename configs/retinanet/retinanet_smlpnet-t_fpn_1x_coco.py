@@ -11,7 +11,8 @@ _base_ = [
 
 custom_imports = dict(imports=['mmsmlp'], allow_failed_imports=False)
 
-pretrained = 'checkpoints/smlpnet-tiny_in1k.pth'  # a placeholder, see above
+# A placeholder: see ../mask_rcnn/_base_/mask-rcnn_smlpnet-t_fpn.py.
+pretrained = 'checkpoints/smlpnet-tiny_in1k.pth'
 
 model = dict(
     backbone=dict(

@@ -9,7 +9,8 @@ _base_ = 'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py'
 
 custom_imports = dict(imports=['mmsmlp'], allow_failed_imports=False)
 
-pretrained = 'checkpoints/smlpnet-tiny_in1k.pth'  # a placeholder, see above
+# A placeholder: see ../../mask_rcnn/_base_/mask-rcnn_smlpnet-t_fpn.py.
+pretrained = 'checkpoints/smlpnet-tiny_in1k.pth'
 
 # Per cascade stage: the box-delta normalisation of mmdet's cascade heads.
 stage_target_stds = ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
