@@ -12,6 +12,7 @@ from mmsmlp.analysis import count_flops as count
 from mmsmlp.models import SMLPNet
 from mmsmlp.models.backbones.smlpnet import (AxialLinear, SparseMLP,
                                              resize_axial_weight)
+from mmsmlp.testing import randomize_batch_norms
 
 SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
 
@@ -20,13 +21,6 @@ def small_net(**kwargs):
     kwargs.setdefault('arch', SMALL_ARCH)
     kwargs.setdefault('img_size', 64)
     return SMLPNet(**kwargs)
-
-
-def randomize_bn_stats(model):
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
 
 
 # ------------------------------------------------------------------ shapes
@@ -98,7 +92,7 @@ def official_smlp(module: SparseMLP, x: torch.Tensor) -> torch.Tensor:
 def test_smlp_matches_official_at_reference_size(mode):
     module = SparseMLP(6, (8, 8), dict(type='BN'), dict(type='GELU'),
                        mixing_mode=mode, shift=True).eval()
-    randomize_bn_stats(module)
+    randomize_batch_norms(module)
     x = torch.randn(2, 6, 8, 8)
     ours = module(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
     torch.testing.assert_close(ours, official_smlp(module, x))
@@ -261,7 +255,7 @@ def test_state_dict_from_other_reference_size_is_resized_on_load():
     torch.manual_seed(0)
     at_64 = small_net(img_size=64).eval()
     at_96 = small_net(img_size=96).eval()
-    randomize_bn_stats(at_64)
+    randomize_batch_norms(at_64)
     at_96.load_state_dict(at_64.state_dict())
     x = torch.rand(1, 3, 96, 96)
     # At 96 px, the 64-px model in resize mode computes the same function.
@@ -298,7 +292,7 @@ def test_stages_after_the_last_output_are_not_built():
     loads strictly, skipping the unused layers with one log line."""
     torch.manual_seed(0)
     full = small_net()
-    randomize_bn_stats(full)
+    randomize_batch_norms(full)
     partial = small_net(out_indices=(0, 2))
     assert len(partial.stages) == 3 and partial.final_norm is None
     logged = logged_messages(
@@ -329,7 +323,7 @@ def test_dense_token_mixing_of_another_img_size_is_refused():
 # --------------------------------------------------------- training options
 def test_frozen_stages_have_no_grad_and_fixed_bn_stats():
     model = small_net(frozen_stages=2).train()
-    randomize_bn_stats(model)
+    randomize_batch_norms(model)
     frozen_bn = model.stages[1].blocks[0].local_mixing.norm
     live_bn = model.stages[2].blocks[0].local_mixing.norm
     stats = frozen_bn.running_mean.clone(), live_bn.running_mean.clone()
@@ -351,7 +345,7 @@ def test_frozen_stages_survive_train_call():
 
 def test_norm_eval_keeps_bn_statistics():
     model = small_net(norm_eval=True).train()
-    randomize_bn_stats(model)
+    randomize_batch_norms(model)
     before = {k: v.clone() for k, v in model.state_dict().items()
               if 'running' in k}
     model(torch.rand(2, 3, 64, 64))
