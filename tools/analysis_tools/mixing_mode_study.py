@@ -76,7 +76,7 @@ def parse_args(argv=None):
     return args
 
 
-def load_config(config: str, options: List[str]) -> Config:
+def merged_config(config: str, options: List[str]) -> Config:
     """The config with the study's ``--cfg-options`` merged, as the train
     and test runs see it."""
     parsed = argparse.Namespace()
@@ -86,10 +86,9 @@ def load_config(config: str, options: List[str]) -> Config:
     return cfg
 
 
-def check_data(task: str, options: List[str]) -> None:
-    config, _, generator = TASKS[task]
-    data_root = load_config(config,
-                            options).train_dataloader.dataset.data_root
+def check_data(task: str, cfg: Config) -> None:
+    generator = TASKS[task][2]
+    data_root = cfg.train_dataloader.dataset.data_root
     if not (REPO / data_root).is_dir():
         sys.exit(f'{task}: no demo data at {REPO / data_root}; draw it with '
                  f'`python {generator} --seed 0` in {REPO}')
@@ -139,9 +138,9 @@ def study(args):
     """One record per task, mode, seed and test scale."""
     records = []
     for task in args.tasks:
-        check_data(task, args.cfg_options)
         config, metrics, _ = TASKS[task]
-        cfg = load_config(config, args.cfg_options)
+        cfg = merged_config(config, args.cfg_options)
+        check_data(task, cfg)
         for mode in args.modes:
             for seed in args.seeds:
                 options = [
