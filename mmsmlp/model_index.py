@@ -115,10 +115,31 @@ def _register_or_warn(hub) -> None:
                       f"mmpretrain's ModelHub: {error!r}")
 
 
+class _RegisteringLoader(importlib.abc.Loader):
+    """Loads ``mmpretrain.apis.model`` with the loader found for it, then
+    registers. A wrapper of its own for this one import: the loader it wraps
+    may be shared with other modules (a zip import's is), and must not
+    change."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        _register_or_warn(module.ModelHub)
+
+    def __getattr__(self, name):  # get_source, get_code, ...: the wrapped
+        return getattr(self._loader, name)
+
+
 class _RegisterWhenImported(importlib.abc.MetaPathFinder):
     """Finds nothing itself: when ``mmpretrain.apis.model`` is imported, it
-    lets the other finders find it and registers mmsmlp's models with the
-    ``ModelHub`` right after the module has run."""
+    lets the other finders find it and gives the spec a loader that
+    registers mmsmlp's models with the ``ModelHub`` right after the module
+    has run."""
 
     def find_spec(self, fullname, path, target=None):
         if fullname != _HUB_MODULE:
@@ -128,18 +149,9 @@ class _RegisterWhenImported(importlib.abc.MetaPathFinder):
             find_spec = getattr(finder, 'find_spec', None)
             spec = find_spec and find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                break
-        else:
-            return None
-        run_module = spec.loader.exec_module
-
-        def run_and_register(module):
-            run_module(module)
-            _register_or_warn(module.ModelHub)
-
-        # The loader is this spec's own instance, created for this import.
-        spec.loader.exec_module = run_and_register
-        return spec
+                spec.loader = _RegisteringLoader(spec.loader)
+                return spec
+        return None
 
 
 def register_when_mmpretrain_loads() -> None:

@@ -1,18 +1,16 @@
 """Unit tests of the SMLPNet backbone (pure torch + mmengine + mmcv)."""
-import logging
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.logging import MMLogger
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.analysis import count_flops as count
 from mmsmlp.models import SMLPNet
 from mmsmlp.models.backbones.smlpnet import (AxialLinear, SparseMLP,
                                              resize_axial_weight)
-from mmsmlp.testing import randomize_batch_norms
+from mmsmlp.testing import logged_messages, randomize_batch_norms
 
 SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
 
@@ -263,20 +261,6 @@ def test_state_dict_from_other_reference_size_is_resized_on_load():
         torch.testing.assert_close(a, b)
     assert at_96.stages[0].blocks[0].global_mixing.mix_h.weight.shape == (
         24, 24)
-
-
-def logged_messages(function) -> str:
-    """What ``function()`` logs to mmengine's current logger."""
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        function()
-    finally:
-        logger.removeHandler(handler)
-    return '\n'.join(records)
 
 
 def test_resize_on_load_logs_which_weights():

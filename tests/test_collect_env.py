@@ -86,3 +86,13 @@ def test_torch_gpu_and_checkpoint_problems(stack):
     assert problem_names(
         stack, cuda_available=True, mmcv_cuda_ops='12.1',
         gpu_error='RuntimeError: no kernel image') == ['gpu-unusable']
+
+
+def test_mmcv_ops_of_another_gpu_architecture(stack):
+    cuda = dict(cuda_available=True, mmcv_cuda_ops='13.0', gpu_archs=['9.0'])
+    assert problem_names(stack, mmcv_cuda_archs=['9.0'], **cuda) == []
+    assert problem_names(stack, mmcv_cuda_archs=['8.0+PTX'], **cuda) == []
+    problems = check_stack(dataclasses.replace(
+        stack, mmcv_cuda_archs=['8.0', '8.6'], **cuda))
+    assert [p.name for p in problems] == ['mmcv-ops-wrong-arch']
+    assert 'TORCH_CUDA_ARCH_LIST="9.0"' in problems[0].message

@@ -22,11 +22,10 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
-from torch import nn
 
 import mmsmlp  # noqa: F401  (registers SMLPNet)
 from mmsmlp.converters import CheckpointError, convert_official_checkpoint
-from mmsmlp.testing import OfficialSMLPNet
+from mmsmlp.testing import random_official_model, save_as_spach_trainer
 
 REPO = Path(__file__).parents[1]
 CONVERTER = 'tools/model_converters/smlpnet_official_to_mmpretrain.py'
@@ -37,39 +36,9 @@ NUM_CLASSES = 10
 
 def randomized_official_model(seed):
     """An official model with random weights and random BN statistics."""
-    torch.manual_seed(seed)
-    model = OfficialSMLPNet(ARCH['embed_dims'], ARCH['depths'], ARCH['alpha'],
-                            IMG_SIZE, NUM_CLASSES)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.normal_(0, 0.2)
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.running_mean.normal_(0, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-                module.num_batches_tracked.fill_(1000)
-    return model
-
-
-def save_official_checkpoint(path, model, ema_model):
-    """The layout of a DeiT-style training checkpoint of SPACH."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    torch.save(
-        dict(
-            model=model.state_dict(),
-            model_ema=ema_model.state_dict(),
-            optimizer=optimizer.state_dict(),
-            lr_scheduler=dict(base_lrs=[1e-3], last_epoch=299),
-            scaler=dict(scale=65536.0, growth_factor=2.0),
-            epoch=299,
-            args=argparse.Namespace(
-                model='smlpnet_tiny',
-                batch_size=128,
-                lr=5e-4,
-                output_dir='out',
-                opt_betas=None,
-                model_ema=True)), path)
+    return random_official_model(ARCH['embed_dims'], ARCH['depths'],
+                                 ARCH['alpha'], IMG_SIZE, NUM_CLASSES, seed,
+                                 weight_std=0.2)
 
 
 def classifier_cfg(img_size=IMG_SIZE, **backbone_kwargs):
@@ -95,7 +64,7 @@ def official_checkpoint(tmp_path):
     model = randomized_official_model(seed=0)
     ema_model = randomized_official_model(seed=1)
     path = tmp_path / 'smlp_official.pth'
-    save_official_checkpoint(path, model, ema_model)
+    save_as_spach_trainer(path, model, ema_model)
     return path, model, ema_model
 
 

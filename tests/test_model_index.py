@@ -161,6 +161,16 @@ def test_pretrained_checkpoint_and_inferencers_by_name(tmp_path):
     assert features[-1].shape == (256, )  # the last, for the head
 
 
+def python_output(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter that imports mmsmlp from
+    this checkout; it must succeed."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    run = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
 @pytest.mark.parametrize('first', ['mmsmlp', 'mmpretrain'])
 def test_registration_in_either_import_order(first):
     """``import mmsmlp`` does not import mmpretrain, and mmpretrain knows
@@ -174,8 +184,30 @@ def test_registration_in_either_import_order(first):
         'from mmpretrain import list_models',
         "print(' '.join(list_models('*smlpnet*')))",
     ])
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    run = subprocess.run([sys.executable, '-c', code],
-                         capture_output=True, text=True, env=env)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == CLASSIFIERS
+    assert python_output(code).split() == CLASSIFIERS
+
+
+def test_registration_leaves_a_shared_loader_alone(tmp_path):
+    """mmpretrain imported from a zip, whose one loader serves all of its
+    modules: registering wraps the loader for mmpretrain.apis.model only,
+    so the modules imported after it still load."""
+    import zipfile
+
+    import mmpretrain
+    package = Path(mmpretrain.__file__).parent
+    archive = tmp_path / 'mmpretrain.zip'
+    with zipfile.ZipFile(archive, 'w') as zipped:
+        for path in package.rglob('*'):
+            if path.is_file() and '__pycache__' not in path.parts:
+                zipped.write(path, path.relative_to(package.parent))
+    code = '\n'.join([
+        'import sys',
+        f'sys.path.insert(0, {str(archive)!r})',
+        'import mmsmlp',
+        'import mmpretrain.apis.model',
+        "assert mmpretrain.__file__.startswith(sys.path[0]), 'not the zip'",
+        'import mmpretrain.apis.image_classification',
+        'from mmpretrain import list_models',
+        "print(' '.join(list_models('*smlpnet*')))",
+    ])
+    assert python_output(code).split() == CLASSIFIERS

@@ -1,8 +1,10 @@
 # Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The "Train on your own data" configs of configs/_examples_, as the docs
 show them, train and evaluate on data that the demo generators write in each
-toolkit's format, in a user's project folder (data/ and checkpoints/ taken
-from the current directory). Only the length of training is cut."""
+toolkit's format, in a user's project folder (data/ taken from the current
+directory), starting from the official sMLPNet-S weights as the configs say
+(random weights in SPACH's format where torch hub caches the release URL).
+Only the length of training is cut."""
 import json
 import subprocess
 import sys
@@ -23,26 +25,11 @@ EXAMPLES = REPO / 'configs' / '_examples_'
 STEM = 'backbone.stages.0.downsample.weight'
 
 
-@pytest.fixture(scope='module')
-def imagenet_checkpoint(tmp_path_factory):
-    """An mmpretrain sMLPNet-S classifier checkpoint with random weights,
-    standing in for the converted official checkpoint."""
-    from mmpretrain import get_model
-    path = tmp_path_factory.mktemp('checkpoint') / 'smlpnet-small_in1k.pth'
-    torch.save(
-        dict(state_dict=get_model('smlpnet-small_8xb128_in1k').state_dict()),
-        path)
-    return path
-
-
 @pytest.fixture
-def project(tmp_path, monkeypatch, imagenet_checkpoint):
-    """The current directory of a user's project, with the ImageNet
-    checkpoint where the configs look for it."""
+def project(tmp_path, monkeypatch, spach_hub):
+    """The current directory of a user's project; the official sMLPNet-S
+    weights that the configs start from are in torch hub's cache."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / 'checkpoints').mkdir()
-    (tmp_path / 'checkpoints' / 'smlpnet-small_in1k.pth').symlink_to(
-        imagenet_checkpoint)
     return tmp_path
 
 
@@ -81,15 +68,15 @@ def train_and_test(cfg: Config) -> tuple:
     return runner.model, runner.test()
 
 
-def assert_started_from(model, checkpoint: Path) -> None:
-    """The backbone was initialised from the checkpoint (then trained a few
-    steps at a warm-up learning rate)."""
-    stem = torch.load(checkpoint)['state_dict'][STEM]
+def assert_started_from(model, official) -> None:
+    """The backbone was initialised from the official model's weights (then
+    trained a few steps at a warm-up learning rate)."""
+    stem = official.state_dict()['to_patch_embedding.0.0.weight']
     assert torch.allclose(model.state_dict()[STEM], stem, atol=1e-2)
 
 
 @pytest.mark.slow
-def test_classification_from_class_folders(project, imagenet_checkpoint):
+def test_classification_from_class_folders(project, spach_hub):
     make_demo_data('cls', project / 'data' / 'my_cls', '--num-train', '1',
                    '--num-val', '1')
     # Three epochs of one batch: the schedule starts its cosine decay after
@@ -99,7 +86,7 @@ def test_classification_from_class_folders(project, imagenet_checkpoint):
     model, metrics = train_and_test(cfg)
     assert model.head.fc.out_features == 6
     assert model.backbone.img_size == (64, 64)
-    assert_started_from(model, imagenet_checkpoint)
+    assert_started_from(model, spach_hub.small)
     assert 0 <= metrics['accuracy/top1'] <= 100
 
 
@@ -126,13 +113,13 @@ def test_classification_of_small_grayscale_images(project):
 
 
 @pytest.mark.slow
-def test_detection_on_coco_instance_masks(project, imagenet_checkpoint):
+def test_detection_on_coco_instance_masks(project, spach_hub):
     make_demo_data('det', project / 'data' / 'my_coco', '--num-train', '1',
                    '--num-val', '1')
     cfg = load_short('mask-rcnn_smlpnet-s_fpn_custom-coco.py', project)
     model, metrics = train_and_test(cfg)
     assert model.roi_head.bbox_head.num_classes == 3
-    assert_started_from(model, imagenet_checkpoint)
+    assert_started_from(model, spach_hub.small)
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics)
 
 
@@ -153,14 +140,14 @@ def test_detection_on_coco_boxes_without_masks(project):
 
 
 @pytest.mark.slow
-def test_segmentation_on_png_label_maps(project, imagenet_checkpoint):
+def test_segmentation_on_png_label_maps(project, spach_hub):
     make_demo_data('seg', project / 'data' / 'my_seg', '--num-train', '2',
                    '--num-val', '1')
     # Batches of two: UperNet's pooling module normalises 1 x 1 maps.
     cfg = load_short('smlpnet-s_upernet_custom-seg.py', project, batch_size=2)
     model, metrics = train_and_test(cfg)
     assert model.decode_head.num_classes == 4
-    assert_started_from(model, imagenet_checkpoint)
+    assert_started_from(model, spach_hub.small)
     assert 0 <= metrics['mIoU'] <= 100
 
 

@@ -11,13 +11,15 @@
 #   bash tools/gpu_check.sh bench         # bench-cls, bench-inf, bench-det (the measurements)
 #   bash tools/gpu_check.sh bench-extra   # channels_last and a profile of sMLPNet-T vs Swin-T
 #   bash tools/gpu_check.sh build test bench-inf    # several stages in one call
+#   bash tools/gpu_check.sh device        # one device call: install (no compiling), test, bench
 #
 # Every stage after `wheelhouse` installs first if the stack is not importable. Results go to
 # $OUT (else work_dirs/gpu_check/out): gpu_check-results.tar.gz with every log and JSON file,
 # and after a build the mmcv wheel in mmcv/KEY/ (split into 15 MiB parts); copy that folder
 # to wheelhouse/mmcv/KEY/ and the next machine installs it instead of building (the parts
-# are joined here). The stages stop GPU_CHECK_SECONDS (default 570) after the start, so
-# that the results are written within the call's limit.
+# are joined here). The stages stop GPU_CHECK_SECONDS (default 570; 470 for `device`) after
+# the start, so that the results are written within the call's limit, and each stage of
+# `device` has a budget of its own (STAGE_BUDGET), so a slow one cannot starve the others.
 #
 # GPU_CHECK_SMOKE=1 runs the bench stages on the CPU with tiny inputs, to check this script.
 set -euo pipefail
@@ -34,7 +36,16 @@ WHEELHOUSE_DIR=$REPO/wheelhouse
 RESULTS=$REPO/work_dirs/gpu_check
 OUT_DIR=${OUT:-$RESULTS/out}
 SMOKE=${GPU_CHECK_SMOKE:-0}
-DEADLINE=$((SECONDS + ${GPU_CHECK_SECONDS:-570}))
+if [[ " $* " == *" device "* ]]; then
+  DEADLINE=$((SECONDS + ${GPU_CHECK_SECONDS:-470}))
+else
+  DEADLINE=$((SECONDS + ${GPU_CHECK_SECONDS:-570}))
+fi
+# Seconds each stage of `device` may take at most (the install from a wheelhouse with a
+# prebuilt mmcv takes about a minute; torch.compile of four models dominates the benches).
+declare -A STAGE_BUDGET=([install]=120 [test_gpu]=90 [bench_cls_train_step]=100
+                         [bench_cls_inference]=80 [bench_det_train_step_float16]=60
+                         [bench_det_train_step_bfloat16]=60)
 # Wheels of more than 1 MB that the GPU machine needs not: it has these packages (and
 # opencv-python-headless, which serves mmengine instead of opencv-python). Left out, the
 # wheelhouse stays well below the 64 MiB that can travel.
@@ -47,6 +58,9 @@ say() { printf '\n[gpu_check %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 run_logged() {
   local name=$1 left=$((DEADLINE - SECONDS))
   shift
+  if [[ -n ${STAGE_BUDGET[$name]:-} ]] && ((STAGE_BUDGET[$name] < left)); then
+    left=${STAGE_BUDGET[$name]}
+  fi
   if ((left < 10)); then
     say "skipped $name: the time is up"
     return 1
@@ -191,6 +205,22 @@ stage_bench_extra() {
     --variants amp --amp-dtype bfloat16 --baseline swin-t-mmpretrain --profile 25
 }
 
+# Everything one device call needs, in order of importance: the install must not compile
+# (a 2-core machine builds the mmcv wheel, see docs/tools.md), then tests/test_gpu.py (the
+# Mask R-CNN and UperNet steps on the GPU included), then the benchmark goals.
+stage_device() {
+  local key
+  key=$(mmcv_cache_key cuda "$TORCH_CUDA_ARCH_LIST")
+  ((SMOKE)) || compgen -G "$WHEELHOUSE_DIR/mmcv/$key/mmcv-*.whl*" >/dev/null ||
+    die "wheelhouse/mmcv/$key/ holds no prebuilt mmcv wheel, so the install would compile" \
+        "on the device: build it on a CPU machine (docs/tools.md, 'mmcv for the GPU machine')"
+  if ! stack_ready; then install_stack; fi
+  local status=0
+  stage_test || status=$?
+  stage_bench || status=$?
+  return "$status"
+}
+
 stage_bench() {
   local status=0
   stage_bench_cls || status=$?
@@ -230,7 +260,7 @@ main_gpu_check() {
   mkdir -p "$RESULTS"
   trap pack_results EXIT
   "$PYTHON" -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, "GPU:", torch.cuda.get_device_name() if torch.cuda.is_available() else None)'
-  if ((!SMOKE)) && [[ $1 != build ]] && ! stack_ready; then
+  if ((!SMOKE)) && [[ $1 != build && $1 != device ]] && ! stack_ready; then
     install_stack
   fi
   local status=0

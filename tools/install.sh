@@ -151,6 +151,34 @@ print(home)
 PY
 }
 
+# Prints the include directories of torch's CUDA wheels (site-packages/nvidia/*/include, e.g.
+# nvidia/cu13/include) that hold headers the toolkit in $1 lacks, ':'-separated. torch's
+# CUDA headers include the cuBLAS, cuSPARSE and cuSOLVER headers, which a minimal toolkit
+# (nvcc and the runtime: containers, clusters) does not ship, while the wheels torch runs
+# with do. Added to CPATH they are searched after the toolkit's own -I directory, so a
+# header the toolkit has is always taken from the toolkit.
+torch_cuda_include_dirs() {
+  "$PYTHON" - "$1" <<'PY'
+import glob
+import os
+import sys
+
+import torch
+
+toolkit = os.path.join(sys.argv[1], 'include')
+site = os.path.dirname(os.path.dirname(torch.__file__))
+dirs = []
+for include in sorted(glob.glob(os.path.join(site, 'nvidia', '*', 'include'))):
+    headers = {name for name in os.listdir(include) if name.endswith('.h')}
+    lacking = sorted(h for h in headers if not os.path.exists(os.path.join(toolkit, h)))
+    if lacking:
+        dirs.append(include)
+        print(f'[install]   {include} ({len(lacking)} headers the toolkit lacks, '
+              f'e.g. {", ".join(lacking[:3])})', file=sys.stderr)
+print(':'.join(dirs))
+PY
+}
+
 # The cache key names everything the compiled ops are bound to. CPU ops keep the key of
 # earlier versions of this script, so their cached wheels stay valid; CUDA-ops keys add the
 # architectures and have characters other than letters, digits, '.', '_' and '-' replaced
@@ -237,7 +265,16 @@ build_mmcv_wheel() {
     local home
     home=$(cuda_home) || die "cannot build mmcv's CUDA ops (see above)"
     env+=(FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=$archs" "CUDA_HOME=$home")
-    log "building mmcv $MMCV_VERSION with CUDA ops for compute capability $archs (nvcc in $home)"
+    local includes
+    includes=$(torch_cuda_include_dirs "$home") ||
+      die "cannot list the include directories of torch's CUDA wheels"
+    if [[ -n $includes ]]; then
+      log "the CUDA toolkit in $home lacks headers that torch's CUDA headers include: they" \
+          "come from torch's CUDA wheels, the directories above (CPATH, after the toolkit's own)"
+      env+=("CPATH=${CPATH:+$CPATH:}$includes")
+    fi
+    log "building mmcv $MMCV_VERSION with CUDA ops for compute capability $archs (nvcc in $home;" \
+        "about 18 min per architecture on 2 cores)"
   else
     log "building mmcv $MMCV_VERSION with CPU ops (about 13 min on 2 cores)"
   fi

@@ -15,10 +15,11 @@ img_size = 64
 model = dict(
     backbone=dict(
         img_size=img_size,
-        # The official sMLPNet-S weights, converted (see the docs).
+        # SPACH's official sMLPNet-S weights, converted as they load.
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='checkpoints/smlpnet-small_in1k.pth',
+            checkpoint='https://github.com/microsoft/SPACH/releases/download/'
+            'v1.0/smlp_s.pth',
             prefix='backbone.')),
     head=dict(num_classes=len(classes)))
 data_preprocessor = dict(num_classes=len(classes))

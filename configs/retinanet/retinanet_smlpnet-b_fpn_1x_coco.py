@@ -1,6 +1,7 @@
 _base_ = './retinanet_smlpnet-t_fpn_1x_coco.py'
 
-pretrained = 'checkpoints/smlpnet-base_in1k.pth'  # a placeholder
+# SPACH's official ImageNet weights, converted as they load (docs/model_zoo.md).
+pretrained = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_b.pth'
 
 model = dict(
     backbone=dict(

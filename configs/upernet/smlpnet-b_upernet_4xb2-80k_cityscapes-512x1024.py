@@ -1,6 +1,7 @@
 _base_ = './smlpnet-t_upernet_4xb2-80k_cityscapes-512x1024.py'
 
-checkpoint_file = 'checkpoints/smlpnet-base_in1k.pth'  # a placeholder
+# SPACH's official ImageNet weights, converted as they load (docs/model_zoo.md).
+checkpoint_file = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_b.pth'
 model = dict(
     backbone=dict(
         arch='base',

@@ -1,7 +1,8 @@
 _base_ = './smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py'
 
 # Official sMLPNet-S ImageNet weights, converted (see docs/segmentation.md).
-checkpoint_file = 'checkpoints/smlpnet-small_in1k.pth'
+# SPACH's official ImageNet weights, converted as they load (docs/model_zoo.md).
+checkpoint_file = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_s.pth'
 model = dict(
     backbone=dict(
         arch='small',

@@ -1,4 +1,11 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
-from .smlpnet_official import CheckpointError, convert_official_checkpoint
+from .smlpnet_official import (OFFICIAL_RELEASES, OFFICIAL_WEIGHTS,
+                               TRUSTED_GLOBALS, CheckpointError,
+                               convert_official_checkpoint,
+                               is_official_checkpoint, official_to_mmpretrain)
 
-__all__ = ['CheckpointError', 'convert_official_checkpoint']
+__all__ = [
+    'OFFICIAL_RELEASES', 'OFFICIAL_WEIGHTS', 'TRUSTED_GLOBALS',
+    'CheckpointError', 'convert_official_checkpoint',
+    'is_official_checkpoint', 'official_to_mmpretrain'
+]

@@ -23,6 +23,14 @@ from pathlib import Path
 
 import torch
 
+#: Where SPACH publishes its checkpoints, and the sMLPNet ones it released
+#: (file name -> arch); it released none for sMLPNet-T.
+OFFICIAL_RELEASES = 'https://github.com/microsoft/SPACH/releases/download/'
+OFFICIAL_WEIGHTS = {
+    f'{OFFICIAL_RELEASES}v1.0/smlp_s.pth': 'small',
+    f'{OFFICIAL_RELEASES}v1.0/smlp_b.pth': 'base',
+}
+
 # What a DeiT-style checkpoint pickles besides tensors and builtin containers,
 # which torch's weights-only unpickler accepts anyway.
 TRUSTED_GLOBALS = [argparse.Namespace]
@@ -70,7 +78,11 @@ def load_untrusted(path):
     Raises:
         CheckpointError: naming the pickled types that are not allowed.
     """
-    with torch.serialization.safe_globals(TRUSTED_GLOBALS):
+    # The context removes on exit what it added: only add what is not
+    # allowed already (``import mmsmlp`` allows these for good).
+    allowed = torch.serialization.get_safe_globals()
+    with torch.serialization.safe_globals(
+            [item for item in TRUSTED_GLOBALS if item not in allowed]):
         try:
             return torch.load(path, map_location='cpu', weights_only=True)
         except pickle.UnpicklingError as error:
@@ -91,20 +103,41 @@ def load_untrusted(path):
                 'file.') from error
 
 
+#: The entries of a trainer's checkpoint that hold model weights.
+WEIGHT_ENTRIES = ('model', 'model_ema')
+#: A key every official sMLPNet state dict has.
+OFFICIAL_MARKER_KEY = 'to_patch_embedding.0.0.weight'
+
+
+def is_official_state_dict(weights) -> bool:
+    """Whether ``weights`` is a state dict in the official layout."""
+    return isinstance(weights, dict) and OFFICIAL_MARKER_KEY in weights
+
+
+def is_official_checkpoint(checkpoint) -> bool:
+    """Whether ``checkpoint`` is an official sMLPNet checkpoint: the
+    trainer's dict (weights under ``model`` / ``model_ema``) or a bare
+    official state dict."""
+    return is_official_state_dict(checkpoint) or (
+        isinstance(checkpoint, dict) and any(
+            is_official_state_dict(checkpoint.get(entry))
+            for entry in WEIGHT_ENTRIES))
+
+
 def select_weights(checkpoint, use_ema):
     """The official state dict: ``model``, ``model_ema`` or the file itself."""
     if not isinstance(checkpoint, dict):
         raise CheckpointError('expected a dict (a training checkpoint or a '
                               f'state dict), got {type(checkpoint).__name__}')
-    key = 'model_ema' if use_ema else 'model'
+    key = WEIGHT_ENTRIES[bool(use_ema)]
     if key in checkpoint:
         return checkpoint[key], key
-    if 'to_patch_embedding.0.0.weight' in checkpoint and not use_ema:
+    if is_official_state_dict(checkpoint) and not use_ema:
         return checkpoint, 'state_dict'
     raise CheckpointError(
         f"no '{key}' weights in the checkpoint (top-level keys: "
         f'{sorted(checkpoint)[:10]}); ' +
-        ('drop --ema to convert the plain weights'
+        ('drop --ema (or the #model_ema suffix) to convert the plain weights'
          if use_ema else 'is this an official SPACH sMLPNet checkpoint?'))
 
 
@@ -197,6 +230,32 @@ def convert_state_dict(weights):
     return converted, arch
 
 
+def official_to_mmpretrain(checkpoint, use_ema=False, source=None) -> dict:
+    """Convert an official checkpoint, as loaded, to an mmpretrain one.
+
+    Args:
+        checkpoint (dict): The trainer's dict or a bare official state dict.
+        use_ema (bool): Take ``model_ema`` instead of ``model``.
+        source (str, optional): Where it came from, for ``meta``.
+
+    Returns:
+        dict: ``state_dict`` (``backbone.*`` and ``head.fc.*`` keys) and
+        ``meta`` (source, weights entry, epoch and the architecture read from
+        the weights).
+
+    Raises:
+        CheckpointError: ``checkpoint`` is not an official sMLPNet checkpoint.
+    """
+    weights, source_key = select_weights(checkpoint, use_ema)
+    state_dict, arch = convert_state_dict(weights)
+    meta = dict(
+        converted_from=source,
+        weights=source_key,
+        epoch=checkpoint.get('epoch'),
+        **arch)
+    return dict(state_dict=state_dict, meta=meta)
+
+
 def convert_official_checkpoint(src, dst, use_ema=False) -> dict:
     """Convert the official checkpoint ``src`` (its ``model`` weights, or
     ``model_ema`` with ``use_ema``) to the mmpretrain checkpoint ``dst``.
@@ -209,15 +268,8 @@ def convert_official_checkpoint(src, dst, use_ema=False) -> dict:
         CheckpointError: ``src`` is not an official sMLPNet checkpoint, or
         pickles types outside the allow-list; nothing is written.
     """
-    checkpoint = load_untrusted(src)
-    weights, source_key = select_weights(checkpoint, use_ema)
-    state_dict, arch = convert_state_dict(weights)
-    meta = dict(
-        converted_from=Path(src).name,
-        weights=source_key,
-        epoch=checkpoint.get('epoch'),
-        **arch)
-    converted = dict(state_dict=state_dict, meta=meta)
+    converted = official_to_mmpretrain(
+        load_untrusted(src), use_ema, source=Path(src).name)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     torch.save(converted, dst)
     return converted

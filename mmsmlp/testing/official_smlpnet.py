@@ -22,10 +22,13 @@ code itself: tests against it check that our model, our converter and it
 agree, which catches a wrong key mapping or axis but not a misreading of the
 official code shared by both.
 """
-from typing import Tuple
+import argparse
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
+
+from .norms import randomize_batch_norms
 
 
 class DWConv(nn.Module):
@@ -210,3 +213,40 @@ def copy_weights_from_smlpnet(backbone: nn.Module,
 
 def _copy_bn(source: nn.Module, target: nn.Module) -> None:
     target.load_state_dict(source.state_dict())
+
+
+def random_official_model(dim: int, depths, alpha: int = 3,
+                          image_size: int = 224, num_classes: int = 1000,
+                          seed: int = 0,
+                          weight_std: Optional[float] = None
+                          ) -> OfficialSMLPNet:
+    """An :class:`OfficialSMLPNet` with random weights (PyTorch's default
+    initialisation, or normal with ``weight_std``) and random BatchNorm
+    statistics, standing in for trained official weights."""
+    torch.manual_seed(seed)
+    model = OfficialSMLPNet(dim, depths, alpha, image_size, num_classes)
+    with torch.no_grad():
+        if weight_std is not None:
+            for param in model.parameters():
+                param.normal_(0, weight_std)
+        randomize_batch_norms(model)
+    return model.eval()
+
+
+def save_as_spach_trainer(path, model: OfficialSMLPNet,
+                          ema_model: Optional[OfficialSMLPNet] = None) -> None:
+    """Save ``model`` as SPACH's DeiT-style trainer saves its checkpoints:
+    the weights under ``model`` (and ``model_ema``), next to the optimizer,
+    scheduler and scaler states, the epoch and an ``argparse.Namespace``."""
+    checkpoint = dict(
+        model=model.state_dict(),
+        optimizer=torch.optim.AdamW(model.parameters(), lr=1e-3).state_dict(),
+        lr_scheduler=dict(base_lrs=[1e-3], last_epoch=299),
+        scaler=dict(scale=65536.0, growth_factor=2.0),
+        epoch=299,
+        args=argparse.Namespace(
+            model='smlpnet', batch_size=128, lr=5e-4, output_dir='out',
+            opt_betas=None, model_ema=ema_model is not None))
+    if ema_model is not None:
+        checkpoint['model_ema'] = ema_model.state_dict()
+    torch.save(checkpoint, path)

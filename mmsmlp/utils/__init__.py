@@ -1,4 +1,8 @@
 from .allocator import tune_malloc
-from .checkpoint import allow_mmengine_checkpoint_globals
+from .checkpoint import (allow_mmengine_checkpoint_globals,
+                         register_checkpoint_loaders)
 
-__all__ = ['allow_mmengine_checkpoint_globals', 'tune_malloc']
+__all__ = [
+    'allow_mmengine_checkpoint_globals', 'register_checkpoint_loaders',
+    'tune_malloc'
+]

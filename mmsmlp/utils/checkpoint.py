@@ -1,5 +1,9 @@
 # Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
-"""Let torch's ``weights_only`` unpickler read mmengine's checkpoints.
+"""Checkpoint reading: torch's ``weights_only`` unpickler for mmengine's and
+SPACH's checkpoints, and mmengine checkpoint loaders that convert official
+sMLPNet checkpoints as they read them.
+
+**Allow-list.**
 
 torch >= 2.6 loads with ``weights_only=True`` by default, which refuses any
 global not on an allow-list, and mmengine 0.10 calls ``torch.load`` without
@@ -7,13 +11,38 @@ the argument. Its checkpoints hold, besides tensors, a ``message_hub`` of
 ``HistoryBuffer`` objects with numpy arrays and scalars, and each buffer
 refers to its statistics methods as ``getattr(HistoryBuffer, 'mean')``.
 
+SPACH's trainer pickles its arguments as an ``argparse.Namespace``.
 We allow exactly those classes. ``getattr`` itself is never allowed: its
 name is bound to :func:`_history_buffer_method`, which resolves only
 ``HistoryBuffer``'s registered statistics methods and refuses anything else.
+
+**Loaders.** mmengine reads every checkpoint (``load_from``, a ``Pretrained``
+init_cfg, ``mmpretrain.get_model``) through the loader that
+``CheckpointLoader`` registered for its prefix. mmsmlp wraps the local and
+the HTTP(S) loaders, and adds one for SPACH's release URLs that downloads
+into torch hub's cache with ``weights_only=True``. Whatever they read that
+is an official sMLPNet checkpoint comes back converted to mmpretrain's
+layout (``backbone.*`` and ``head.fc.*`` keys), with one log line, so it
+loads into a classifier, or into a backbone with ``prefix='backbone.'``,
+like a checkpoint trained here. ``PATH#model_ema`` (or ``URL#model_ema``)
+takes the trainer's EMA weights instead of ``model``; anything else passes
+through unchanged.
 """
+import os.path as osp
+import re
+from urllib.error import URLError
+
 import numpy as np
 import torch
-from mmengine.logging import HistoryBuffer
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import HistoryBuffer, print_log
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from mmsmlp.converters import (OFFICIAL_RELEASES, OFFICIAL_WEIGHTS,
+                               TRUSTED_GLOBALS, CheckpointError,
+                               is_official_checkpoint, official_to_mmpretrain)
+
+WEIGHTS_SUFFIX = re.compile(r'#(model|model_ema)$')
 
 
 # Registered by HistoryBuffer.__init__, so absent until a buffer exists.
@@ -46,13 +75,125 @@ def _numpy_globals() -> list:
 
 
 def allow_mmengine_checkpoint_globals() -> None:
-    """Allow-list what mmengine checkpoints hold for ``weights_only``
-    loading; a no-op on torch versions without ``add_safe_globals``."""
+    """Allow-list what mmengine and SPACH checkpoints hold for
+    ``weights_only`` loading; a no-op on torch versions without ``add_safe_globals``."""
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is None:
         return
     add_safe_globals([
+        *TRUSTED_GLOBALS,
         HistoryBuffer,
         (_history_buffer_method, 'builtins.getattr'),
         *_numpy_globals(),
     ])
+
+
+# ------------------------------------------------------------- loaders
+def _split_weights_choice(filename: str):
+    """``'PATH#model_ema'`` -> ``('PATH', 'model_ema')``; no suffix -> None."""
+    match = WEIGHTS_SUFFIX.search(filename)
+    if match is None:
+        return filename, None
+    return filename[:match.start()], match.group(1)
+
+
+def _to_mmpretrain(checkpoint, filename: str, entry):
+    """``checkpoint`` converted if it is an official sMLPNet checkpoint."""
+    if not is_official_checkpoint(checkpoint):
+        if entry is not None:
+            raise CheckpointError(
+                f"{filename}: the suffix '#{entry}' picks the weights of an "
+                'official sMLPNet (SPACH) checkpoint, but this file is not '
+                'one; drop the suffix.')
+        return checkpoint
+    converted = official_to_mmpretrain(
+        checkpoint, use_ema=entry == 'model_ema', source=filename)
+    meta = converted['meta']
+    print_log(
+        f"mmsmlp: converted the official sMLPNet checkpoint {filename} "
+        f"('{meta['weights']}' weights, epoch {meta['epoch']}; embed_dims="
+        f"{meta['embed_dims']}, depths={meta['depths']}, img_size="
+        f"{meta['img_size']}) to mmpretrain's layout (backbone.*, head.fc.*)",
+        logger='current')
+    return converted
+
+
+def _wrap(mmengine_loader, name: str):
+    """A loader that reads like ``mmengine_loader`` and converts official
+    checkpoints; named ``load_from_*`` as mmengine's log line expects."""
+
+    def loader(filename, map_location=None):
+        path, entry = _split_weights_choice(filename)
+        return _to_mmpretrain(mmengine_loader(path, map_location), path,
+                              entry)
+
+    loader.__name__ = f'load_from_{name}'
+    return loader
+
+
+def _load_local(filename, map_location=None):
+    """mmengine's local loader, with a missing file explained."""
+    if not osp.isfile(osp.expanduser(filename)):
+        hint = ''
+        if osp.basename(filename).startswith('smlpnet-'):
+            hint = (' ImageNet weights of sMLPNet-S and -B are published by '
+                    'SPACH (the S and B configs download them); for '
+                    'sMLPNet-T there are none: train '
+                    'configs/smlpnet/smlpnet-tiny_8xb128_in1k.py and give its '
+                    'checkpoint, or train from scratch with init_cfg=None '
+                    '(docs/model_zoo.md, "Pretrained weights").')
+        raise FileNotFoundError(f'{filename} can not be found.{hint}')
+    return _MMENGINE_LOADERS[''](filename, map_location)
+
+
+def load_from_spach(filename, map_location=None):
+    """Download an official SPACH sMLPNet checkpoint into torch hub's cache
+    (``torch.hub.get_dir()/checkpoints``; on rank 0 first, as mmengine
+    does) and read it with ``weights_only=True``; converted."""
+    url, entry = _split_weights_choice(filename)
+    if url not in OFFICIAL_WEIGHTS:
+        raise CheckpointError(
+            f'{url} is not an sMLPNet checkpoint SPACH released: it released '
+            f'{", ".join(OFFICIAL_WEIGHTS)} (sMLPNet-S and -B), and none for '
+            'sMLPNet-T.')
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        checkpoint = _download(url, map_location)
+    if world_size > 1:
+        barrier()
+        if rank > 0:
+            checkpoint = _download(url, map_location)
+    return _to_mmpretrain(checkpoint, url, entry)
+
+
+def _download(url, map_location):
+    try:
+        return torch.hub.load_state_dict_from_url(
+            url, map_location=map_location, weights_only=True)
+    except (URLError, OSError) as error:
+        cached = osp.join(torch.hub.get_dir(), 'checkpoints',
+                          osp.basename(url))
+        raise RuntimeError(
+            f'Could not download {url} ({error}). Offline, download it '
+            f'elsewhere and put it at {cached}, or give its local path as '
+            'the checkpoint.') from error
+
+
+_MMENGINE_LOADERS = {}
+
+
+def register_checkpoint_loaders() -> None:
+    """Register mmsmlp's loaders with mmengine's ``CheckpointLoader`` (the
+    local and HTTP(S) ones wrap mmengine's); registering twice does
+    nothing."""
+    schemes = CheckpointLoader._schemes
+    if OFFICIAL_RELEASES in schemes:
+        return
+    for prefix in ('', 'http://', 'https://'):
+        _MMENGINE_LOADERS[prefix] = schemes[prefix]
+    CheckpointLoader.register_scheme('', _wrap(_load_local, 'local'),
+                                     force=True)
+    for prefix in ('http://', 'https://'):
+        CheckpointLoader.register_scheme(
+            prefix, _wrap(_MMENGINE_LOADERS[prefix], 'http'), force=True)
+    CheckpointLoader.register_scheme(OFFICIAL_RELEASES, load_from_spach)

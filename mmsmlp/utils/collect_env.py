@@ -24,6 +24,7 @@ from mmengine.utils import digit_version
 from mmengine.utils.dl_utils import collect_env as collect_base_env
 
 import mmsmlp
+from mmsmlp.utils.cuda_binary import mmcv_ops_archs
 
 # torch >= 2.6 reads mmengine checkpoints only through mmsmlp's allow-list
 # (mmsmlp/utils/checkpoint.py), which needs that version's add_safe_globals.
@@ -72,6 +73,10 @@ class Stack:
     toolkits: Dict[str, Optional[str]]
     toolkit_errors: Dict[str, str]
     allow_list_active: bool
+    # GPU architectures mmcv's CUDA ops hold code for ('9.0', '8.0+PTX').
+    mmcv_cuda_archs: List[str] = dataclasses.field(default_factory=list)
+    # Compute capabilities of the visible GPUs ('9.0').
+    gpu_archs: List[str] = dataclasses.field(default_factory=list)
 
 
 class Problem(NamedTuple):
@@ -116,6 +121,20 @@ def _mmcv_ops() -> Tuple[Optional[str], Optional[str], Optional[str]]:
     return compiler, None, None if cuda == 'not available' else cuda
 
 
+def _mmcv_cuda_archs() -> List[str]:
+    try:
+        return mmcv_ops_archs()
+    except (ImportError, OSError, ValueError):
+        return []
+
+
+def _gpu_archs() -> List[str]:
+    if not torch.cuda.is_available():
+        return []
+    return sorted({'%d.%d' % torch.cuda.get_device_capability(i)
+                   for i in range(torch.cuda.device_count())})
+
+
 def _allow_list_active() -> bool:
     from mmengine.logging import HistoryBuffer
     get_safe_globals = getattr(torch.serialization, 'get_safe_globals', None)
@@ -147,7 +166,9 @@ def collect_stack() -> Stack:
         mmcv_cuda_ops=mmcv_cuda_ops,
         toolkits=toolkits,
         toolkit_errors={t: e for t, e in toolkit_errors.items() if e},
-        allow_list_active=_allow_list_active())
+        allow_list_active=_allow_list_active(),
+        mmcv_cuda_archs=_mmcv_cuda_archs(),
+        gpu_archs=_gpu_archs())
 
 
 def check_stack(stack: Stack,
@@ -237,7 +258,33 @@ def _check_mmcv_ops(stack: Stack) -> List[Problem]:
             f'mmcv {stack.mmcv} has ops compiled without CUDA, so Mask R-CNN '
             'cannot run on the GPU: rebuild mmcv where torch sees the GPU '
             '(or FORCE_CUDA=1) with nvcc available.')]
+    uncovered = [arch for arch in stack.gpu_archs
+                 if stack.mmcv_cuda_ops is not None
+                 and not _runs_on(stack.mmcv_cuda_archs, arch)]
+    if uncovered:
+        return [Problem(
+            'mmcv-ops-wrong-arch',
+            f'mmcv {stack.mmcv} has CUDA ops for compute capability '
+            f'{";".join(stack.mmcv_cuda_archs) or "none found"}, which do '
+            f'not run on this GPU ({", ".join(uncovered)}): rebuild it with '
+            f'TORCH_CUDA_ARCH_LIST="{";".join(uncovered)}" bash '
+            'tools/install.sh.')]
     return []
+
+
+def _runs_on(archs: Sequence[str], gpu: str) -> bool:
+    """Whether code for ``archs`` runs on a GPU of compute capability
+    ``gpu``: machine code of the same major version and no higher minor
+    one, or PTX of no higher version (compiled by the driver)."""
+    major, minor = map(int, gpu.split('.'))
+    for arch in archs:
+        code_major, code_minor = map(int, arch.split('+')[0].split('.'))
+        if arch.endswith('+PTX'):
+            if (code_major, code_minor) <= (major, minor):
+                return True
+        elif code_major == major and code_minor <= minor:
+            return True
+    return False
 
 
 def collect_env(stack: Optional[Stack] = None) -> Dict[str, object]:
@@ -248,9 +295,13 @@ def collect_env(stack: Optional[Stack] = None) -> Dict[str, object]:
     env['MMCV'] = stack.mmcv or 'not installed'
     if stack.mmcv_ops is None:
         env['MMCV ops'] = f'not available ({stack.mmcv_ops_error})'
+    elif stack.mmcv_cuda_ops is None:
+        env['MMCV ops'] = f'compiled with {stack.mmcv_ops}, CPU ops only'
     else:
-        env['MMCV ops'] = (f'compiled with {stack.mmcv_ops}, '
-                           f'CUDA {stack.mmcv_cuda_ops or "not available"}')
+        env['MMCV ops'] = (
+            f'compiled with {stack.mmcv_ops}, CUDA ops (CUDA '
+            f'{stack.mmcv_cuda_ops}), arch '
+            f'{";".join(stack.mmcv_cuda_archs) or "unknown"}')
     for task, toolkit in TOOLKITS.items():
         version = stack.toolkits[task]
         error = stack.toolkit_errors.get(task)

@@ -1,7 +1,8 @@
 # Cascade Mask R-CNN with an sMLPNet-B backbone; see the T model file.
 _base_ = './cascade-mask-rcnn_smlpnet-t_fpn_4conv1fc-giou.py'
 
-pretrained = 'checkpoints/smlpnet-base_in1k.pth'  # a placeholder
+# SPACH's official ImageNet weights, converted as they load (docs/model_zoo.md).
+pretrained = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_b.pth'
 
 model = dict(
     backbone=dict(

@@ -11,7 +11,7 @@ are returned as NCHW tensors, as every OpenMMLab neck and head expects.
 import contextlib
 import math
 import re
-from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -19,7 +19,6 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.utils import to_2tuple
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -425,7 +424,11 @@ class SMLPNet(BaseModule):
     filtered) resampling, so learned patterns finer than the new grid
     average out rather than alias (:func:`resize_axial_weight`). A state
     dict saved for another ``img_size`` is resized on load by the same rule
-    (logged). ``'window'`` is worse far from the size a model was trained
+    (logged), which keeps its function. In ``'window'`` mode the weights are
+    windows of the checkpoint's grid, so loading one of another
+    ``img_size`` is refused: build the backbone with the checkpoint's
+    ``img_size``, which then applies its windows at any input size.
+    ``'window'`` is worse far from the size a model was trained
     at: on the segmentation demo, a model trained on crops of ``img_size``
     and tested on 1.5x larger images lost 17 mIoU points in ``'window'``
     mode and none in ``'resize'`` mode (docs/detection.md, mixing-mode
@@ -495,10 +498,17 @@ class SMLPNet(BaseModule):
         smlp_layout (str): ``'parallel'`` H and W branches (the paper) or
             ``'sequential'`` H then W mixing. Defaults to ``'parallel'``.
         smlp_identity (bool): Keep the identity branch. Defaults to True.
+        allow_partial_load (bool): Let a checkpoint that lacks some of the
+            backbone's tensors load, the others keeping their initial
+            values (logged). By default such a load raises an error that
+            names the missing tensors, since a backbone left partly random
+            still trains, silently worse. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config, e.g.
-            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
-            Without one, layers keep PyTorch's default initialisation, as in
-            the official code.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``,
+            where ``checkpoint`` may also be an official SPACH file or URL
+            (converted when loaded; ``'URL#model_ema'`` takes its EMA
+            weights). Without one, layers keep PyTorch's default
+            initialisation, as in the official code.
 
     Shapes:
         - Input: ``(N, in_channels, H, W)`` with H, W >= 32.
@@ -541,6 +551,7 @@ class SMLPNet(BaseModule):
                  smlp_fusion: str = 'concat',
                  smlp_layout: str = 'parallel',
                  smlp_identity: bool = True,
+                 allow_partial_load: bool = False,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
         arch = self._parse_arch(arch)
@@ -552,6 +563,7 @@ class SMLPNet(BaseModule):
         self.out_indices = self._parse_out_indices(out_indices)
         self.frozen_stages = self._parse_frozen_stages(frozen_stages)
         self.norm_eval = norm_eval
+        self.allow_partial_load = allow_partial_load
         token_mixing = self._parse_token_mixing(token_mixing)
         _check_choice('mixing_mode', mixing_mode, MIXING_MODES)
         _check_choice('smlp_fusion', smlp_fusion, FUSIONS)
@@ -745,140 +757,11 @@ class SMLPNet(BaseModule):
 
     # ------------------------------------------------------ checkpoints
     def _adapt_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Before loading: refuse a checkpoint of another architecture, skip
-        the weights of the layers not built and resample the size-tied
-        weights of one saved for another ``img_size``."""
-        self._check_checkpoint_arch(state_dict, prefix)
-        self._check_dense_token_mixing(state_dict, prefix)
-        self._skip_unbuilt_layers(state_dict, prefix)
-        self._resize_grid_weights(state_dict, prefix)
-
-    def _check_checkpoint_arch(self, state_dict, prefix) -> None:
-        """Raise if the checkpoint's widths or depths differ from ours, which
-        mmengine's non-strict loading would only log and skip."""
-        grid_tied = {
-            f'{name}.{param}'
-            for name, module in self.named_modules()
-            for param, _ in _grid_tied_parameters(module)
-        }
-        mismatched = [
-            f'{key}: {tuple(state_dict[prefix + key].shape)} vs '
-            f'{tuple(value.shape)}'
-            for key, value in self.state_dict().items()
-            if key not in grid_tied and prefix + key in state_dict
-            and state_dict[prefix + key].shape != value.shape
-        ]
-        depths = _checkpoint_depths(state_dict, prefix)
-        other_depths = {
-            stage: depth
-            for stage, depth in depths.items() if depth != self.depths[stage]
-        }
-        if not mismatched and not other_depths:
-            return
-        embed_dims = state_dict.get(f'{prefix}stages.0.downsample.weight')
-        found = dict(
-            embed_dims=None if embed_dims is None else embed_dims.shape[0],
-            depths=tuple(depths.get(i) for i in range(self.num_stages)))
-        names = [name for name, arch in self.arch_zoo.items()
-                 if all(arch[k] == v for k, v in found.items())]
-        raise ValueError(
-            f'The checkpoint does not fit SMLPNet(embed_dims='
-            f'{self.embed_dims}, depths={self.depths}, alpha={self.alpha}, '
-            f'in_channels={self.in_channels}): it holds {found} '
-            f'({", ".join(mismatched[:3]) or "other depths"}). Build the '
-            f'backbone with the checkpoint\'s arch'
-            f'{f" (arch={names[0]!r})" if names else ""} or load a '
-            f'checkpoint of this one.')
-
-    def _check_dense_token_mixing(self, state_dict, prefix) -> None:
-        """Raise if a dense token-mixing weight (``token_mixing='mlp'``) was
-        saved for another grid: it mixes every token with every other, so
-        there is no resampling that keeps its meaning."""
-        for name, module in self.named_modules():
-            if not isinstance(module, TokenMLP):
-                continue
-            weight = state_dict.get(f'{prefix}{name}.mix.weight')
-            if weight is None or weight.shape == module.mix.weight.shape:
-                continue
-            stride = 4 * 2**int(name.split('.')[1])
-            side = math.isqrt(weight.shape[0])
-            square = (f' (img_size={side * stride} if it was square)'
-                      if side * side == weight.shape[0] else '')
-            raise ValueError(
-                f"The checkpoint's dense token mixing {name} "
-                f"(token_mixing='mlp') was trained on {weight.shape[0]} "
-                f'tokens, this model has {module.grid_size[0]}x'
-                f'{module.grid_size[1]} tokens there (img_size='
-                f'{self.img_size}): dense token-mixing weights cannot be '
-                f'resized to another img_size. Build the backbone with the '
-                f"checkpoint's img_size{square}.")
-
-    def _skip_unbuilt_layers(self, state_dict, prefix) -> None:
-        """Remove the checkpoint's weights of the stages after the last
-        output (and of the final norm when it is not built), which loading
-        would otherwise report as unexpected keys."""
-        unbuilt = tuple(f'stages.{i}.'
-                        for i in range(len(self.stages), self.num_stages))
-        if self.final_norm is None:
-            unbuilt += ('final_norm.', )
-        skipped = [
-            key for key in state_dict
-            if key.startswith(prefix) and key[len(prefix):].startswith(unbuilt)
-        ]
-        if not skipped:
-            return
-        for key in skipped:
-            del state_dict[key]
-        print_log(
-            f'SMLPNet: skipped the checkpoint\'s {len(skipped)} tensors of '
-            f'{", ".join(name[:-1] for name in unbuilt)}, which this backbone '
-            f'does not build (out_indices={self.out_indices}).',
-            logger='current')
-
-    def _resize_grid_weights(self, state_dict, prefix) -> None:
-        """Resample size-tied sMLP weights of a state dict saved for another
-        ``img_size`` to this model's grids."""
-        resized = []
-        for name, module in self.named_modules():
-            if not isinstance(module, AxialLinear):
-                continue
-            key = f'{prefix}{name}.'
-            weight = state_dict.get(key + 'weight')
-            bias = state_dict.get(key + 'bias')
-            if weight is None or bias is None or weight.shape[0] == (
-                    module.ref_length):
-                continue
-            state_dict[key + 'weight'], state_dict[key + 'bias'] = (
-                resize_axial_weight(weight.float(), bias.float(),
-                                    module.ref_length))
-            resized.append(f'{name} {weight.shape[0]}->{module.ref_length}')
-        if resized:
-            print_log(
-                f'SMLPNet: resized {len(resized)} size-tied sMLP weights to '
-                f'img_size {self.img_size}: {", ".join(resized)}',
-                logger='current')
-
-
-def _grid_tied_parameters(module: nn.Module):
-    """The parameters of ``module`` whose shape follows the token grid."""
-    if isinstance(module, AxialLinear):
-        return module.named_parameters()
-    if isinstance(module, TokenMLP):
-        return module.mix.named_parameters(prefix='mix')
-    return ()
-
-
-def _checkpoint_depths(state_dict, prefix: str) -> Dict[int, int]:
-    """Blocks per stage in a state dict, for the stages it has."""
-    block_key = re.compile(
-        re.escape(prefix) + r'stages\.(\d+)\.blocks\.(\d+)\.')
-    depths: Dict[int, int] = {}
-    for key in state_dict:
-        match = block_key.match(key)
-        if match:
-            stage, block = map(int, match.groups())
-            depths[stage] = max(depths.get(stage, 0), block + 1)
-    return depths
+        """Before loading: convert the official layout, refuse what does not
+        fit, skip unbuilt stages, fit size-tied weights to our grids."""
+        # Imported here: the adaptation module builds on this one's classes.
+        from .smlpnet_checkpoint import adapt_state_dict
+        adapt_state_dict(self, state_dict, prefix)
 
 
 def _check_choice(name: str, value, choices) -> None:
