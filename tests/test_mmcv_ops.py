@@ -29,7 +29,8 @@ def test_nms_and_batched_nms_match_torchvision():
     boxes, scores = random_boxes(300, seed=0)
     _, keep = mmcv_ops.nms(boxes, scores, 0.5)
     assert torch.equal(keep, torchvision.ops.nms(boxes, scores, 0.5))
-    labels = torch.randint(0, 4, (300, ), generator=torch.Generator().manual_seed(1))
+    labels = torch.randint(
+        0, 4, (300, ), generator=torch.Generator().manual_seed(1))
     _, keep = mmcv_ops.batched_nms(boxes, scores, labels,
                                    dict(type='nms', iou_threshold=0.5))
     expected = torchvision.ops.batched_nms(boxes, scores, labels, 0.5)
@@ -37,7 +38,8 @@ def test_nms_and_batched_nms_match_torchvision():
 
 
 def test_roi_align_matches_torchvision():
-    features = torch.randn(2, 8, 24, 32, generator=torch.Generator().manual_seed(2))
+    features = torch.randn(
+        2, 8, 24, 32, generator=torch.Generator().manual_seed(2))
     boxes, _ = random_boxes(40, seed=3, size=30.)
     rois = torch.cat([torch.randint(0, 2, (40, 1)).float(), boxes], dim=1)
     for scale, ratio in ((1.0, 2), (0.5, 0)):
@@ -60,14 +62,15 @@ def nvcc():
 
 
 @pytest.mark.parametrize('gencode, archs', [
-    (['arch=compute_80,code=sm_80', 'arch=compute_90,code=[sm_90,compute_90]'],
-     ['8.0', '9.0']),
+    (['arch=compute_80,code=sm_80',
+      'arch=compute_90,code=[sm_90,compute_90]'], ['8.0', '9.0']),
     (['arch=compute_75,code=compute_75'], ['7.5+PTX']),
 ])
 def test_fatbin_architectures_of_an_nvcc_library(tmp_path, gencode, archs):
     source = tmp_path / 'kernel.cu'
-    source.write_text('__global__ void twice(float *x) { x[threadIdx.x] *= 2; }\n'
-                      'extern "C" void launch(float *x) { twice<<<1, 32>>>(x); }\n')
+    source.write_text(
+        '__global__ void twice(float *x) { x[threadIdx.x] *= 2; }\n'
+        'extern "C" void launch(float *x) { twice<<<1, 32>>>(x); }\n')
     library = tmp_path / 'kernel.so'
     flags = [f'-gencode={code}' for code in gencode]
     subprocess.run([nvcc(), '-shared', '-Xcompiler', '-fPIC', *flags,

@@ -76,7 +76,8 @@ def _numpy_globals() -> list:
 
 def allow_mmengine_checkpoint_globals() -> None:
     """Allow-list what mmengine and SPACH checkpoints hold for
-    ``weights_only`` loading; a no-op on torch versions without ``add_safe_globals``."""
+    ``weights_only`` loading; a no-op on torch versions without
+    ``add_safe_globals``."""
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is None:
         return

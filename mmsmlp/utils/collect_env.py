@@ -258,9 +258,9 @@ def _check_mmcv_ops(stack: Stack) -> List[Problem]:
             f'mmcv {stack.mmcv} has ops compiled without CUDA, so Mask R-CNN '
             'cannot run on the GPU: rebuild mmcv where torch sees the GPU '
             '(or FORCE_CUDA=1) with nvcc available.')]
+    # Reached with CUDA ops only: a GPU is visible whenever gpu_archs is set.
     uncovered = [arch for arch in stack.gpu_archs
-                 if stack.mmcv_cuda_ops is not None
-                 and not _runs_on(stack.mmcv_cuda_archs, arch)]
+                 if not _runs_on(stack.mmcv_cuda_archs, arch)]
     if uncovered:
         return [Problem(
             'mmcv-ops-wrong-arch',

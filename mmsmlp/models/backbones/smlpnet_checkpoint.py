@@ -25,9 +25,7 @@ from typing import Dict, List
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from mmsmlp.converters.smlpnet_official import (convert_state_dict,
-                                                is_official_checkpoint,
-                                                select_weights)
+from mmsmlp.converters import is_official_checkpoint, official_to_mmpretrain
 from .smlpnet import AxialLinear, TokenMLP, resize_axial_weight
 
 MMPRETRAIN_BACKBONE_PREFIX = 'backbone.'
@@ -59,24 +57,25 @@ def convert_official_layout(state_dict: dict, prefix: str) -> None:
            for key in _own_keys(state_dict, prefix)}
     if not is_official_checkpoint(own):
         return
-    weights, entry = select_weights(own, use_ema=False)
-    converted, arch = convert_state_dict(weights)
+    converted = official_to_mmpretrain(own)
+    meta = converted['meta']
     for key in own:
         del state_dict[prefix + key]
     left_out = []
-    for key, value in converted.items():
+    for key, value in converted['state_dict'].items():
         if key.startswith(MMPRETRAIN_BACKBONE_PREFIX):
             state_dict[prefix + key[len(MMPRETRAIN_BACKBONE_PREFIX):]] = value
         else:
             left_out.append(key)
-    source = ('a bare official state dict' if entry == 'state_dict' else
-              f"the '{entry}' weights of an official training checkpoint "
-              "(its EMA weights: load its 'model_ema' entry, or give the file "
+    source = ('a bare official state dict'
+              if meta['weights'] == 'state_dict' else
+              f"the '{meta['weights']}' weights of an official training "
+              "checkpoint (its EMA weights: load its 'model_ema' entry, or give the file "
               "as 'PATH#model_ema' to a Pretrained init_cfg or load_from)")
     print_log(
         f'SMLPNet: converted {source} to mmsmlp\'s layout (embed_dims='
-        f"{arch['embed_dims']}, depths={arch['depths']}, img_size="
-        f"{arch['img_size']}), leaving out {len(left_out)} classifier "
+        f"{meta['embed_dims']}, depths={meta['depths']}, img_size="
+        f"{meta['img_size']}), leaving out {len(left_out)} classifier "
         'tensors.',
         logger='current')
 
@@ -130,7 +129,7 @@ def check_dense_token_mixing(backbone, state_dict: dict, prefix: str) -> None:
         weight = state_dict.get(f'{prefix}{name}.mix.weight')
         if weight is None or weight.shape == module.mix.weight.shape:
             continue
-        stride = 4 * 2**int(name.split('.')[1])
+        stride = _stride(name)
         side = math.isqrt(weight.shape[0])
         square = (f' (img_size={side * stride} if it was square)'
                   if side * side == weight.shape[0] else '')
@@ -203,7 +202,7 @@ def match_grids(backbone, state_dict: dict, prefix: str) -> None:
 def _refuse_other_window(backbone, state_dict, prefix, other_grids) -> None:
     name, module = other_grids[0]
     length = state_dict[f'{prefix}{name}.weight'].shape[0]
-    stride = 4 * 2**int(name.split('.')[1])
+    stride = _stride(name)
     axis = 'HW'[module.axis - 1]
     raise ValueError(
         f"In mixing_mode='window' the sMLP weights are windows of the "
@@ -281,6 +280,11 @@ def _likely_cause(backbone, state_dict, prefix, missing, expected) -> str:
 
 
 # ------------------------------------------------------------ helpers
+def _stride(module_name: str) -> int:
+    """Input pixels per token of the stage that ``stages.I....`` is in."""
+    return 4 * 2**int(module_name.split('.')[1])
+
+
 def _grid_tied_parameters(module: nn.Module):
     """The parameters of ``module`` whose shape follows the token grid."""
     if isinstance(module, AxialLinear):
