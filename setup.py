@@ -2,10 +2,11 @@
 """Packaging of mmsmlp.
 
 Besides the Python package, a built wheel (``pip install .``, ``pip wheel .``)
-carries the configs and the model index under ``mmsmlp/.mim/``, where the
-OpenMMLab toolkits keep theirs, so that an installed mmsmlp finds its configs
-without the repository (``mmsmlp.get_config_path``). Editable installs read
-them from the checkout instead.
+carries the configs, the tools and the model index under ``mmsmlp/.mim/``,
+where the OpenMMLab toolkits keep theirs, so that an installed mmsmlp finds
+its configs without the repository (``mmsmlp.get_config_path``) and openmim
+finds its models and scripts (``mim search``, ``mim train``). Editable
+installs read them from the checkout instead.
 """
 import os.path as osp
 import shutil
@@ -35,8 +36,8 @@ def read_version():
 
 
 class BuildPyWithMim(build_py):
-    """Copy ``configs/`` and ``model-index.yml`` into the built package as
-    ``mmsmlp/.mim/``."""
+    """Copy ``configs/``, ``tools/`` and ``model-index.yml`` into the built
+    package as ``mmsmlp/.mim/``."""
 
     def run(self):
         super().run()
@@ -46,10 +47,11 @@ class BuildPyWithMim(build_py):
         # A build directory left from an earlier build may hold configs
         # that have since been deleted.
         shutil.rmtree(mim, ignore_errors=True)
-        shutil.copytree(
-            osp.join(ROOT, 'configs'),
-            osp.join(mim, 'configs'),
-            ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        for folder in ('configs', 'tools'):
+            shutil.copytree(
+                osp.join(ROOT, folder),
+                osp.join(mim, folder),
+                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
         shutil.copy(osp.join(ROOT, 'model-index.yml'), mim)
 
 

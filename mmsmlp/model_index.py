@@ -56,6 +56,13 @@ def load_model_index() -> List[Dict]:
     return models
 
 
+def input_size(entry: dict) -> tuple:
+    """``(H, W)`` of a model index entry's ``Input Size`` (``'HxW'``, a
+    string, as openmim's ``mim search`` needs scalar fields)."""
+    height, width = str(entry['Metadata']['Input Size']).split('x')
+    return int(height), int(width)
+
+
 def get_config_path(name: str) -> str:
     """The absolute path of a config that comes with mmsmlp.
 

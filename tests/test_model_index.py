@@ -21,7 +21,8 @@ import mmsmlp
 from mmsmlp.analysis.flops import count_flops, num_params
 from mmsmlp.apis import build_model, tensor_forward
 from mmsmlp.model_index import (MMPRETRAIN_METAFILES, MODEL_INDEX,
-                                get_config_path, load_model_index, mim_root)
+                                get_config_path, input_size,
+                                load_model_index, mim_root)
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRIES = load_model_index()
@@ -73,7 +74,7 @@ def test_entry_is_complete(entry):
     metadata = entry['Metadata']
     assert isinstance(metadata['Parameters'], int)
     assert isinstance(metadata['FLOPs'], int)
-    assert len(metadata['Input Size']) == 2
+    assert all(side > 0 for side in input_size(entry))
     # Every number says whose it is: the paper's or measured by mmsmlp.
     for result in entry.get('Results', []):
         assert result['Source'].split(':')[0] in ('paper', 'mmsmlp')
@@ -98,7 +99,7 @@ def test_entry_builds_the_model_it_describes(entry):
         assert num_params(model) == metadata['Parameters']
         if config.default_scope == 'mmdet':
             return
-        inputs = torch.empty(1, 3, *metadata['Input Size'])
+        inputs = torch.empty(1, 3, *input_size(entry))
         counter, _ = count_flops(
             tensor_forward(model, config.default_scope, inputs))
     assert counter.get_total_flops() // 2 == metadata['FLOPs']
@@ -211,3 +212,18 @@ def test_registration_leaves_a_shared_loader_alone(tmp_path):
         "print(' '.join(list_models('*smlpnet*')))",
     ])
     assert python_output(code).split() == CLASSIFIERS
+
+
+def test_openmim_parses_the_model_index():
+    """`mim search mmsmlp` reads the index with openmim's own parser; its
+    fields must have the scalar formats the toolkits' metafiles use (a list
+    crashed it)."""
+    search = pytest.importorskip('mim.commands.search')
+    from modelindex.load_model_index import load as load_index
+    table = search.convert2df(load_index(str(mim_root() / MODEL_INDEX)))
+    assert sorted(table.index) == sorted(entry['Name'] for entry in ENTRIES)
+    fields = search.select_by(table, ['input_size', 'flops', 'parameters'])
+    assert fields.notna().all().all(), fields[fields.isna().any(axis=1)]
+    small = search.filter_by_conditions(table, 'parameters<30000000')
+    assert 'smlpnet-tiny_8xb128_in1k' in small.index
+    assert 'smlpnet-base_8xb128_in1k' not in small.index

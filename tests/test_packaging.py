@@ -1,7 +1,7 @@
 # Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
-"""The wheel carries the package, the configs and the model index (and
-nothing else), and an installed mmsmlp finds and uses its configs without
-the repository."""
+"""The wheel carries the package, the configs, the tools and the model index
+(and nothing else), and an installed mmsmlp finds and uses its configs
+without the repository, also through openmim."""
 import os
 import shutil
 import subprocess
@@ -66,12 +66,13 @@ def test_wheel_carries_package_configs_and_model_index(wheel):
         name[len('mmsmlp/.mim/'):]
         for name in names if name.startswith('mmsmlp/.mim/')
     }
-    configs = {
+    configs_and_tools = {
         path.relative_to(REPO).as_posix()
-        for path in (REPO / 'configs').rglob('*')
+        for folder in ('configs', 'tools')
+        for path in (REPO / folder).rglob('*')
         if path.is_file() and '__pycache__' not in path.parts
     }
-    assert shipped == configs | {'model-index.yml'}
+    assert shipped == configs_and_tools | {'model-index.yml'}
     for metafile in load(str(REPO / 'model-index.yml'))['Import']:
         assert metafile in shipped
 
@@ -124,3 +125,57 @@ print('ok')
                          text=True, env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split()[-1] == 'ok'
+
+
+def test_openmim_lists_searches_trains_and_tests_an_installed_wheel(
+        wheel, tmp_path):
+    """openmim, run from elsewhere on an installed wheel: ``mim list`` shows
+    mmsmlp, ``mim search`` filters its models, and ``mim train`` / ``mim
+    test`` find the demo config and the scripts in the wheel's .mim folder
+    and train and test it (two epochs on a few generated images)."""
+    pytest.importorskip('mim', reason='openmim is a test requirement')
+    site = tmp_path / 'site'
+    pip('install', '--no-deps', '--disable-pip-version-check', '--target',
+        str(site), str(wheel))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(site),
+        OMP_NUM_THREADS='1',
+        CUDA_VISIBLE_DEVICES='')
+
+    def run(*args):
+        result = subprocess.run([sys.executable, *args],
+                                capture_output=True,
+                                text=True,
+                                env=env,
+                                cwd=tmp_path,
+                                timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[
+            -3000:]
+        return result.stdout
+
+    assert 'mmsmlp' in run('-m', 'mim', 'list').split()
+    found = run('-m', 'mim', 'search', 'mmsmlp', '--field', 'parameters',
+                '--condition', 'parameters<30000000')
+    assert 'smlpnet-tiny_8xb128_in1k' in found
+    assert 'smlpnet-base_8xb128_in1k' not in found
+    found = run('-m', 'mim', 'search', 'mmsmlp', '--dataset', 'coco')
+    assert 'mask-rcnn_smlpnet-t_fpn_1x_coco' in found
+    assert 'smlpnet-tiny_8xb128_in1k' not in found
+
+    mim_tools = site / 'mmsmlp' / '.mim' / 'tools'
+    run(str(mim_tools / 'data' / 'make_demo_cls.py'), '--out',
+        'data/demo/cls', '--num-train', '2', '--num-val', '1', '--size', '32')
+    config = 'smlpnet-demo_1xb32_shapes.py'
+    # Two epochs: the schedule warms up during the first.
+    short_run = ('train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+                 'default_hooks.checkpoint.interval=2')
+    log = run('-m', 'mim', 'train', 'mmsmlp', config, '--work-dir', 'train',
+              '--cfg-options', *short_run)
+    assert str(mim_tools / 'train.py') in log
+    checkpoint = tmp_path / 'train' / 'epoch_2.pth'
+    assert checkpoint.exists()
+    log = run('-m', 'mim', 'test', 'mmsmlp', config, '--checkpoint',
+              str(checkpoint), '--work-dir', 'test')
+    assert str(mim_tools / 'test.py') in log
+    assert list((tmp_path / 'test').rglob('*.json'))

@@ -6,6 +6,7 @@ Everything runs the real scripts in subprocesses on a tiny mmpretrain
 classifier with an sMLPNet backbone and a few generated 32x32 images.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,11 +28,13 @@ CHECKPOINT_INTERVAL = 2
 
 # Hooks the test configs import (custom_imports) to observe the runs.
 HOOKS_MODULE = '''
+import atexit
 import os.path as osp
 import time
 
 import torch
 from mmengine.dist import get_rank
+from mmengine.fileio import LocalBackend
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
@@ -73,6 +76,28 @@ class HangAfterCheckpointHook(Hook):
 
 
 @HOOKS.register_module()
+class HangWhileSavingHook(Hook):
+    """The checkpoint of iteration ``at_iter`` stops half-written (its first
+    half on disk) until the test kills the run; once per work dir."""
+
+    def __init__(self, at_iter):
+        self.at_iter = at_iter
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        marker = osp.join(runner.work_dir, 'checkpoint_half_written')
+        if runner.iter + 1 != self.at_iter or osp.exists(marker):
+            return
+
+        def put(backend, data, filepath):
+            with open(filepath, 'wb') as f:
+                f.write(data[:len(data) // 2])
+            open(marker, 'w').close()
+            time.sleep(600)
+
+        LocalBackend.put = put
+
+
+@HOOKS.register_module()
 class SaveStartStateHook(Hook):
     """Saves the state training starts from (after a resume)."""
 
@@ -86,6 +111,21 @@ class SaveStartStateHook(Hook):
                 ],
                 message_hub=runner.message_hub.state_dict()),
             osp.join(runner.work_dir, 'start_state.pth'))
+
+
+@HOOKS.register_module()
+class RecordProcessGroupAtExitHook(Hook):
+    """Each process writes, when its interpreter starts to exit, whether a
+    process group is still initialised (then finalization tears it down)."""
+
+    def before_run(self, runner):
+        path = osp.join(runner.work_dir, f'exit_rank{get_rank()}.txt')
+
+        def record():
+            with open(path, 'w') as f:
+                f.write(str(torch.distributed.is_initialized()))
+
+        atexit.register(record)
 '''
 
 CONFIG = '''
@@ -192,35 +232,90 @@ def tool_env(tmp_path):
     return env
 
 
+def run_in_own_group(command, timeout=300, **kwargs):
+    """``subprocess.run`` for a command that starts processes of its own
+    (torchrun, srun): on a timeout or an error, its whole process group is
+    killed, not only its first process."""
+    with subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            **kwargs) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout,
+                                       stderr)
+
+
 def run_tool(tmp_path, *args, check=True, timeout=300):
     """Run a tools/ script from the repository root."""
     command = ['bash', *args
                ] if args[0].endswith('.sh') else [sys.executable, *args]
-    result = subprocess.run(
-        command,
-        cwd=REPO,
-        env=tool_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=timeout)
+    result = run_in_own_group(
+        command, timeout=timeout, cwd=REPO, env=tool_env(tmp_path))
     if check and result.returncode != 0:
         pytest.fail(f'{" ".join(args)} failed:\n{result.stderr[-4000:]}')
     return result
 
 
+def dist_train_env(tmp_path, **variables):
+    """The environment of tools/dist_train.sh on CPU processes (gloo), also
+    on a machine with one GPU, where NCCL would put both ranks on the same
+    device."""
+    return dict(tool_env(tmp_path), CUDA_VISIBLE_DEVICES='', **variables)
+
+
 def dist_train_on_two_cpus(tmp_path, config, work_dir, *args):
-    """tools/dist_train.sh with 2 CPU processes (gloo), also on a machine
-    with one GPU, where NCCL would put both ranks on the same device."""
-    result = subprocess.run(
+    """tools/dist_train.sh with 2 CPU processes on one node."""
+    result = run_in_own_group(
         ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
          str(work_dir), *args],
         cwd=REPO,
-        env=dict(tool_env(tmp_path), PORT=str(free_port()),
-                 CUDA_VISIBLE_DEVICES=''),
-        capture_output=True,
-        text=True,
-        timeout=300)
+        env=dist_train_env(tmp_path, PORT=str(free_port())))
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+def dist_train_on_two_nodes(tmp_path, config, work_dirs, *args):
+    """tools/dist_train.sh as two nodes of one process each (NNODES=2,
+    NODE_RANK=0/1, MASTER_ADDR=127.0.0.1), each in its own working and work
+    directory, as on two machines."""
+    port = str(free_port())
+    nodes = []
+    for node_rank, work_dir in enumerate(work_dirs):
+        work_dir.mkdir()
+        log = open(f'{work_dir}.log', 'w')
+        nodes.append(
+            subprocess.Popen([
+                'bash', str(REPO / 'tools/dist_train.sh'),
+                str(config), '1', '--work-dir',
+                str(work_dir), *args
+            ],
+                             cwd=work_dir,
+                             env=dist_train_env(
+                                 tmp_path,
+                                 NNODES='2',
+                                 NODE_RANK=str(node_rank),
+                                 MASTER_ADDR='127.0.0.1',
+                                 PORT=port),
+                             stdout=log,
+                             stderr=subprocess.STDOUT,
+                             start_new_session=True))
+        log.close()
+    try:
+        for node, work_dir in zip(nodes, work_dirs):
+            assert node.wait(timeout=300) == 0, log_tail(work_dir)
+    finally:
+        # torchrun and its worker outlive a killed bash: end the group.
+        for node in nodes:
+            if node.poll() is None:
+                os.killpg(node.pid, signal.SIGKILL)
+                node.wait()
 
 
 def free_port() -> int:
@@ -243,7 +338,8 @@ def test_dist_train_two_processes_on_cpu(workspace):
     """torchrun with 2 CPU processes: both train on their own half of the
     data, DDP averages the gradients and SyncBN the batch statistics, so
     both end with the same weights and BN statistics; rank 0's checkpoint
-    holds them and tools/test.py evaluates it."""
+    holds them and tools/test.py evaluates it. Two nodes of one process each
+    see the same data and end with the same weights."""
     tmp_path, write_config = workspace
     config = write_config(
         'dist', norm='SyncBN', custom_hooks="[dict(type='SaveRankStateHook')]")
@@ -268,6 +364,16 @@ def test_dist_train_two_processes_on_cpu(workspace):
     # mmengine's checkpoint loads with torch's default weights_only=True.
     assert_same_tensors(load_state_dict(checkpoint), states[0])
 
+    # Two nodes of one process each train exactly as one node with two.
+    nodes = [tmp_path / 'node0', tmp_path / 'node1']
+    dist_train_on_two_nodes(tmp_path, config, nodes, '--cfg-options',
+                            'train_cfg.max_iters=3')
+    for rank, node in enumerate(nodes):
+        state = torch.load(node / f'rank{rank}.pth')
+        assert state['images'] == ranks[rank]['images']
+        assert_same_tensors(state['state_dict'], states[0])
+    assert_same_tensors(load_state_dict(nodes[0] / 'iter_3.pth'), states[0])
+
     run_tool(tmp_path, 'tools/test.py', config, str(checkpoint), '--work-dir',
              str(tmp_path / 'test_work'))
     table = run_tool(tmp_path, 'tools/analysis_tools/print_metrics.py',
@@ -275,20 +381,31 @@ def test_dist_train_two_processes_on_cpu(workspace):
     assert table.splitlines()[2].split()[:2] == ['tiny', 'accuracy/top1']
 
 
-def start_training(tmp_path, config, work_dir):
-    """Start tools/train.py in the background, its output going to
-    ``<work_dir>.log`` (a file: a pipe nobody reads could block it)."""
-    log = open(f'{work_dir}.log', 'w')
-    process = subprocess.Popen([
-        sys.executable, 'tools/train.py', config, '--work-dir',
-        str(work_dir)
-    ],
-                               cwd=REPO,
-                               env=tool_env(tmp_path),
-                               stdout=log,
-                               stderr=subprocess.STDOUT)
-    log.close()
-    return process
+@pytest.fixture
+def start_training():
+    """Starts tools/train.py in the background, its output going to
+    ``<work_dir>.log`` (a file: a pipe nobody reads could block it); what
+    still runs when the test ends is killed."""
+    processes = []
+
+    def start(tmp_path, config, work_dir):
+        with open(f'{work_dir}.log', 'w') as log:
+            processes.append(
+                subprocess.Popen([
+                    sys.executable, 'tools/train.py', config, '--work-dir',
+                    str(work_dir)
+                ],
+                                 cwd=REPO,
+                                 env=tool_env(tmp_path),
+                                 stdout=log,
+                                 stderr=subprocess.STDOUT))
+        return processes[-1]
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def log_tail(work_dir: Path) -> str:
@@ -328,7 +445,24 @@ def assert_same_state(a, b, where='state'):
         assert a == b, where
 
 
-def test_resume_after_kill_matches_uninterrupted_run(workspace):
+def kill_beside_reference(tmp_path, start_training, config,
+                          reference_config, marker):
+    """Train ``config`` in ``tmp_path/interrupted`` and, beside it, the
+    uninterrupted ``reference_config`` in ``tmp_path/reference``; SIGKILL the
+    first once its hook has written ``marker``. Gives its work dir and the
+    reference's process."""
+    interrupted = tmp_path / 'interrupted'
+    process = start_training(tmp_path, config, interrupted)
+    reference = start_training(tmp_path, reference_config,
+                               tmp_path / 'reference')
+    wait_for(interrupted / marker, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return interrupted, reference
+
+
+def test_resume_after_kill_matches_uninterrupted_run(
+        workspace, start_training):
     """Kill training right after the iteration-4 checkpoint, resume with
     --resume: it restarts at iteration 4 with the checkpoint's optimizer,
     scheduler and message hub and ends with the weights of a run that was
@@ -342,13 +476,9 @@ def test_resume_after_kill_matches_uninterrupted_run(workspace):
                       "dict(type='SaveStartStateHook')]"))
     reference_config = write_config('reference')
 
-    interrupted = tmp_path / 'interrupted'
-    process = start_training(tmp_path, config, interrupted)
-    reference = start_training(tmp_path, reference_config,
-                               tmp_path / 'reference')
-    wait_for(interrupted / 'checkpoint_written', process)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    interrupted, reference = kill_beside_reference(
+        tmp_path, start_training, config, reference_config,
+        'checkpoint_written')
     assert not (interrupted / f'iter_{TRAIN_ITERS}.pth').exists()
     checkpoint = torch.load(
         interrupted / f'iter_{resume_at}.pth', map_location='cpu')
@@ -395,6 +525,52 @@ def test_resume_after_kill_matches_uninterrupted_run(workspace):
     assert cv2.imread(str(tmp_path / 'curves.png')).shape[0] > 100
 
 
+def test_killed_while_saving_resumes_from_last_complete_checkpoint(
+        workspace, start_training):
+    """SIGKILL while the iteration-4 checkpoint is being written, keeping
+    one checkpoint (max_keep_ckpts=1): the iteration-2 checkpoint is still
+    there, --resume starts from it, never from the truncated file, and the
+    run ends with the weights of an uninterrupted one."""
+    tmp_path, write_config = workspace
+    resume_at = 2 * CHECKPOINT_INTERVAL
+
+    def keep_one_checkpoint(config):
+        text = Path(config).read_text()
+        Path(config).write_text(
+            text.replace(f'interval={CHECKPOINT_INTERVAL})',
+                         f'interval={CHECKPOINT_INTERVAL}, max_keep_ckpts=1)'))
+        return config
+
+    config = keep_one_checkpoint(
+        write_config(
+            'saving',
+            custom_hooks=(f"[dict(type='HangWhileSavingHook', "
+                          f"at_iter={resume_at}), "
+                          "dict(type='SaveStartStateHook')]")))
+    reference_config = keep_one_checkpoint(write_config('reference'))
+
+    interrupted, reference = kill_beside_reference(
+        tmp_path, start_training, config, reference_config,
+        'checkpoint_half_written')
+    previous = f'iter_{resume_at - CHECKPOINT_INTERVAL}.pth'
+    assert sorted(p.name for p in interrupted.glob('iter_*.pth')) == [previous]
+    assert (interrupted / 'last_checkpoint').read_text().endswith(previous)
+    truncated, = interrupted.glob(f'iter_{resume_at}.pth*')
+    with pytest.raises(Exception):
+        torch.load(truncated, map_location='cpu')
+
+    run_tool(tmp_path, 'tools/train.py', config, '--work-dir',
+             str(interrupted), '--resume')
+    assert reference.wait(timeout=240) == 0, log_tail(tmp_path / 'reference')
+    start = torch.load(interrupted / 'start_state.pth', map_location='cpu')
+    assert start['iter'] == resume_at - CHECKPOINT_INTERVAL
+    final = f'iter_{TRAIN_ITERS}.pth'
+    assert sorted(p.name for p in interrupted.glob('iter_*.pth')) == [final]
+    assert_same_tensors(
+        load_state_dict(interrupted / final),
+        load_state_dict(tmp_path / 'reference' / final))
+
+
 def test_unknown_scope_is_a_clear_error(workspace):
     tmp_path, write_config = workspace
     config = write_config('foreign', default_scope='mmfoo')
@@ -438,10 +614,202 @@ def test_dist_train_a_backbone_with_fewer_outputs(workspace):
     stage is not among its outputs: the stages after the last output are
     not built, so every parameter gets a gradient in every step."""
     tmp_path, write_config = workspace
-    config = Path(write_config('three_stages', max_iters=2))
+    config = Path(
+        write_config(
+            'three_stages',
+            max_iters=2,
+            custom_hooks="[dict(type='RecordProcessGroupAtExitHook')]"))
     config.write_text(config.read_text().replace(
         'img_size=32,', 'img_size=32, out_indices=(0, 1, 2),').replace(
             'in_channels=64', 'in_channels=32'))
     work_dir = tmp_path / 'work'
     dist_train_on_two_cpus(tmp_path, config, work_dir)
     assert (work_dir / 'iter_2.pth').exists()
+    # Left to interpreter finalization, the gloo process group can abort a
+    # process at exit (mmsmlp.engine.shut_down_distributed says how).
+    for rank in (0, 1):
+        assert (work_dir / f'exit_rank{rank}.txt').read_text() == 'False'
+
+
+# ---------------------------------------------------------------------------
+# A real slurm: munged, slurmctld and slurmd on this machine, CPUs only.
+
+SLURM_PROGRAMS = ('munged', 'slurmctld', 'slurmd', 'srun', 'sinfo',
+                  'scontrol', 'scancel')
+
+SLURM_CONF = '''\
+ClusterName=mmsmlp
+SlurmctldHost={host}(127.0.0.1)
+SlurmctldPort={controller_port}
+SlurmdPort={daemon_port}
+AuthType=auth/munge
+AuthInfo=socket={root}/munge.socket
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation={root}/state
+SlurmdSpoolDir={root}/spool
+SlurmctldPidFile={root}/slurmctld.pid
+SlurmdPidFile={root}/slurmd.pid
+SlurmctldLogFile={root}/slurmctld.log
+SlurmdLogFile={root}/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SlurmdParameters=config_overrides
+ReturnToService=2
+MpiDefault=none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+NodeName={host} NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
+PartitionName=cpu Nodes={host} Default=YES MaxTime=INFINITE State=UP
+'''
+
+
+def start_daemon(root: Path, name: str, *command: str, env: dict):
+    """Start a daemon in the foreground, its output going to ``root/name``."""
+    with open(root / f'{name}.out', 'w') as out:
+        return subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope='module')
+def slurm(tmp_path_factory):
+    """A one-node slurm cluster (partition ``cpu``, 2 CPUs) for the module;
+    gives the environment that reaches it (SLURM_CONF)."""
+    missing = [name for name in SLURM_PROGRAMS if shutil.which(name) is None]
+    if missing:
+        pytest.skip(f'slurm is not installed (no {", ".join(missing)}): '
+                    'apt-get install slurm-wlm munge (tools/run_tests.sh '
+                    'does it when it runs as root on Debian or Ubuntu)')
+    if os.geteuid() != 0:
+        pytest.skip('slurmd runs job steps as their user only as root')
+    root = tmp_path_factory.mktemp('slurm')
+    for folder in ('state', 'spool'):
+        (root / folder).mkdir()
+    key = root / 'munge.key'
+    key.write_bytes(os.urandom(128))
+    key.chmod(0o400)
+    conf = root / 'slurm.conf'
+    conf.write_text(
+        SLURM_CONF.format(
+            host=socket.gethostname().split('.')[0],
+            controller_port=free_port(),
+            daemon_port=free_port(),
+            root=root))
+    env = dict(os.environ, SLURM_CONF=str(conf))
+    daemons = [
+        start_daemon(
+            root, 'munged', 'munged', '--foreground', '--force',
+            f'--key-file={key}', f'--socket={root}/munge.socket',
+            f'--pid-file={root}/munged.pid', f'--seed-file={root}/munge.seed',
+            f'--log-file={root}/munged.log', env=env),
+    ]
+    try:
+        wait_until(lambda: (root / 'munge.socket').exists(), 'munged started',
+                   root, daemons)
+        daemons.append(
+            start_daemon(root, 'slurmctld', 'slurmctld', '-D', '-i', env=env))
+        daemons.append(start_daemon(root, 'slurmd', 'slurmd', '-D', env=env))
+        wait_until(lambda: node_state(env) == 'idle', 'the node is idle', root,
+                   daemons)
+        yield env
+    finally:
+        if len(daemons) == 3:
+            subprocess.run(['scancel', '--partition=cpu'], env=env, timeout=30)
+        for daemon in reversed(daemons):
+            daemon.terminate()
+        for daemon in daemons:
+            try:
+                daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+
+
+def node_state(env: dict) -> str:
+    return subprocess.run(['sinfo', '-h', '-o', '%T'],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=30).stdout.strip()
+
+
+def wait_until(condition, what: str, root: Path, daemons, timeout=60):
+    """Wait until ``condition()`` holds while the daemons run; fail with
+    their logs otherwise."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if (time.monotonic() > deadline
+                or any(daemon.poll() is not None for daemon in daemons)):
+            logs = '\n'.join(f'{path.name}:\n{path.read_text()[-2000:]}'
+                             for path in sorted(root.glob('*.log')) +
+                             sorted(root.glob('*.out')))
+            pytest.fail(f'slurm: not {what} after {timeout} s:\n{logs}')
+        time.sleep(0.5)
+
+
+def run_slurm_script(tmp_path, slurm_env, script, *args, gpus_per_node=0):
+    """tools/slurm_{train,test}.sh with 2 tasks on partition ``cpu``."""
+    return run_in_own_group(['bash', script, 'cpu', 'mmsmlp-test', *args],
+                            cwd=REPO,
+                            env=dict(
+                                tool_env(tmp_path),
+                                **slurm_env,
+                                GPUS='2',
+                                GPUS_PER_NODE=str(gpus_per_node),
+                                CPUS_PER_TASK='1',
+                                MASTER_PORT=str(free_port()),
+                                CUDA_VISIBLE_DEVICES=''))
+
+
+def test_slurm_train_and_test_on_cpus(workspace, slurm):
+    """slurm_train.sh starts 2 tasks through srun on a CPU partition
+    (--launcher slurm, gloo): both train on their own half of the data and
+    end with the same weights, rank 0 writes the one checkpoint, and
+    slurm_test.sh evaluates it with 2 tasks."""
+    tmp_path, write_config = workspace
+    config = write_config(
+        'slurm',
+        norm='SyncBN',
+        custom_hooks="[dict(type='SaveRankStateHook')]")
+    work_dir = tmp_path / 'slurm_work'
+    result = run_slurm_script(tmp_path, slurm, 'tools/slurm_train.sh', config,
+                              str(work_dir), '--cfg-options',
+                              'train_cfg.max_iters=3',
+                              'default_hooks.checkpoint.interval=3')
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert '--gres' not in result.stderr  # the script's set -x trace
+
+    ranks = [torch.load(work_dir / f'rank{r}.pth') for r in (0, 1)]
+    assert len(ranks[0]['images']) == len(ranks[1]['images']) == 12
+    assert not set(ranks[0]['images']) & set(ranks[1]['images'])
+    assert_same_tensors(ranks[0]['state_dict'], ranks[1]['state_dict'])
+    assert sorted(p.name for p in work_dir.glob('iter_*.pth')) == [
+        'iter_3.pth'
+    ]
+    checkpoint = work_dir / 'iter_3.pth'
+    assert_same_tensors(load_state_dict(checkpoint), ranks[0]['state_dict'])
+
+    result = run_slurm_script(tmp_path, slurm, 'tools/slurm_test.sh', config,
+                              str(checkpoint), '--work-dir',
+                              str(tmp_path / 'slurm_test'))
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert 'accuracy/top1' in result.stdout + result.stderr
+
+
+def test_slurm_scripts_ask_for_gpus_only_when_told(workspace, slurm):
+    """With GPUS_PER_NODE > 0 the scripts request GPUs (--gres=gpu:N), which
+    this CPU partition rejects before anything runs."""
+    tmp_path, write_config = workspace
+    result = run_slurm_script(
+        tmp_path,
+        slurm,
+        'tools/slurm_train.sh',
+        write_config('gpus'),
+        str(tmp_path / 'gpu_work'),
+        gpus_per_node=2)
+    assert result.returncode != 0
+    assert '--gres=gpu:2' in result.stderr
+    assert 'Invalid generic resource (gres) specification' in result.stderr

@@ -333,6 +333,9 @@ main() {
   "${PIP[@]}" "${TOOLKIT_REQUIREMENTS[@]}"
   "${PIP[@]}" --no-build-isolation --no-deps -e "$REPO"
   "${PIP[@]}" -r "$REPO/requirements/tests.txt"
+  # openmim declares opendatalab, whose pins (setuptools 60, requests 2.28) break torch's
+  # requirements; mim never imports it. Its other requirements are in tests.txt.
+  "${PIP[@]}" --no-deps "openmim==0.3.9"
   log "done: $("$PYTHON" -c 'import torch, mmcv, mmdet, mmseg, mmpretrain; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__, "mmpretrain", mmpretrain.__version__)')"
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Testing on a slurm cluster, one task per GPU:
+# Testing on a slurm cluster, one task per GPU (or per CPU process with GPUS_PER_NODE=0):
 #   [GPUS=8] [GPUS_PER_NODE=8] bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py options]
 set -x
 
@@ -7,19 +7,8 @@ PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
 CHECKPOINT=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PY_ARGS=${@:5}
+source "$(dirname "$0")/slurm_args.sh"
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-srun -p ${PARTITION} \
-    --job-name=${JOB_NAME} \
-    --gres=gpu:${GPUS_PER_NODE} \
-    --ntasks=${GPUS} \
-    --ntasks-per-node=${GPUS_PER_NODE} \
-    --cpus-per-task=${CPUS_PER_TASK} \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    python -u "$(dirname "$0")/test.py" ${CONFIG} ${CHECKPOINT} --launcher="slurm" ${PY_ARGS}
+srun -p ${PARTITION} --job-name=${JOB_NAME} "${SLURM_TASK_ARGS[@]}" ${SRUN_ARGS} \
+    python -u "$(dirname "$0")/test.py" ${CONFIG} ${CHECKPOINT} --launcher="slurm" "${@:5}"

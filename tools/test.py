@@ -15,6 +15,7 @@ from mmsmlp.apis import (add_common_args, add_prediction_dump,
                          attach_pickle_dump, build_runner, check_file,
                          enable_show_dir, enable_tta, export_local_rank,
                          load_config)
+from mmsmlp.engine import shut_down_distributed
 from mmsmlp.utils import tune_malloc
 
 
@@ -60,6 +61,7 @@ def main():
     if args.out:
         attach_pickle_dump(runner, cfg, args.out)
     runner.test()
+    shut_down_distributed()
 
 
 if __name__ == '__main__':

@@ -11,7 +11,8 @@ import argparse
 
 from mmsmlp.apis import (add_common_args, build_runner, enable_amp,
                          enable_auto_scale_lr, export_local_rank, load_config,
-                         set_resume)
+                         set_resume, use_atomic_checkpoints)
+from mmsmlp.engine import shut_down_distributed
 from mmsmlp.utils import tune_malloc
 
 
@@ -59,9 +60,11 @@ def main():
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     set_resume(cfg, args.resume)
+    use_atomic_checkpoints(cfg)
 
     runner = build_runner(cfg)
     runner.train()
+    shut_down_distributed()
 
 
 if __name__ == '__main__':

@@ -113,6 +113,15 @@ def set_resume(cfg: Config, resume: str) -> None:
         cfg.load_from = resume
 
 
+def use_atomic_checkpoints(cfg: Config) -> None:
+    """Save checkpoints with :class:`mmsmlp.engine.AtomicCheckpointHook`
+    where the config uses mmengine's ``CheckpointHook``, so that a run killed
+    while it saves resumes from its last complete checkpoint."""
+    hook = cfg.get('default_hooks', {}).get('checkpoint', None)
+    if hook is not None and hook.get('type') == 'CheckpointHook':
+        hook.type = 'AtomicCheckpointHook'
+
+
 # ---------------------------------------------------------------------------
 # Test options: where the toolkits differ.
 

@@ -1,9 +1,11 @@
 # Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 from .distributed import (CPUDistributedDataParallel, GlooSyncBatchNorm,
-                          configure_distributed)
+                          configure_distributed, shut_down_distributed)
+from .hooks import AtomicCheckpointHook
 from .optimizers import LayerDecayOptimWrapperConstructor
 
 __all__ = [
-    'CPUDistributedDataParallel', 'GlooSyncBatchNorm', 'configure_distributed',
-    'LayerDecayOptimWrapperConstructor'
+    'AtomicCheckpointHook', 'CPUDistributedDataParallel', 'GlooSyncBatchNorm',
+    'configure_distributed', 'LayerDecayOptimWrapperConstructor',
+    'shut_down_distributed'
 ]

@@ -9,9 +9,13 @@ mmengine 0.10 assumes GPUs in three places: ``init_dist`` calls
 ``tools/test.py`` through :func:`mmsmlp.apis.load_config`) starts the gloo
 process group itself and wraps the model in
 :class:`CPUDistributedDataParallel`, whose SyncBN layers synchronise their
-batch statistics through gloo.
+batch statistics through gloo. Under slurm (``--launcher slurm``, one task
+per process) it first describes the job step in torchrun's variables, as
+mmengine's slurm launcher does.
 """
 import datetime
+import os
+import subprocess
 from typing import Callable, Tuple
 
 import torch
@@ -37,15 +41,66 @@ def configure_distributed(cfg: Config, cfg_options: dict) -> None:
         dist_cfg.backend = 'nccl' if torch.cuda.is_available() else 'gloo'
     if torch.cuda.is_available():
         return
-    if cfg.launcher != 'pytorch':
+    if cfg.launcher == 'slurm':
+        export_slurm_job_step(dist_cfg.pop('port', None))
+    elif cfg.launcher != 'pytorch':
         raise RuntimeError(
             f'--launcher {cfg.launcher} needs GPUs: mmengine starts it with '
-            'torch.cuda.set_device. Without GPUs launch with torchrun: '
-            'tools/dist_train.sh / tools/dist_test.sh (--launcher pytorch), '
-            'with NNODES, NODE_RANK and MASTER_ADDR set for several machines.')
+            'torch.cuda.set_device. Without GPUs launch with torchrun '
+            '(tools/dist_train.sh, tools/dist_test.sh; NNODES, NODE_RANK and '
+            'MASTER_ADDR for several machines) or slurm '
+            '(tools/slurm_train.sh, tools/slurm_test.sh with '
+            'GPUS_PER_NODE=0).')
     if not is_distributed():
         init_cpu_process_group(dist_cfg)
     use_cpu_model_wrapper(cfg)
+
+
+def export_slurm_job_step(port=None) -> None:
+    """Describe the slurm job step this process belongs to in torchrun's
+    variables, as mmengine's slurm launcher does, which cannot run without
+    GPUs: it calls ``torch.cuda.set_device(SLURM_PROCID % num_gpus)``.
+
+    RANK, WORLD_SIZE and LOCAL_RANK come from SLURM_PROCID, SLURM_NTASKS and
+    SLURM_LOCALID; MASTER_ADDR, unless set, is the job's first node;
+    MASTER_PORT is ``port`` (``env_cfg.dist_cfg.port``), else the
+    environment's, else 29500.
+    """
+    env = os.environ
+    if 'SLURM_PROCID' not in env:
+        raise RuntimeError(
+            '--launcher slurm outside a slurm job step (SLURM_PROCID is not '
+            'set): start the processes with srun, e.g. tools/slurm_train.sh.')
+    env['RANK'] = env['SLURM_PROCID']
+    env['WORLD_SIZE'] = env['SLURM_NTASKS']
+    env['LOCAL_RANK'] = env['SLURM_LOCALID']
+    if 'MASTER_ADDR' not in env:
+        env['MASTER_ADDR'] = subprocess.run(
+            ['scontrol', 'show', 'hostnames', env['SLURM_NODELIST']],
+            capture_output=True,
+            text=True,
+            check=True).stdout.split()[0]
+    if port is not None:
+        env['MASTER_PORT'] = str(port)
+    env.setdefault('MASTER_PORT', '29500')
+
+
+def shut_down_distributed() -> None:
+    """Leave the process group while the interpreter is fully alive.
+
+    Entry points call this after a successful run. Without it, the process
+    group is torn down during interpreter finalization, and a gloo worker
+    thread that still holds a finished collective then drops the last
+    reference to a tensor owned by Python: the GIL it must take makes the
+    finalizing interpreter end that thread with ``pthread_exit``, whose
+    unwinding through the work's ``noexcept`` destructor aborts the process
+    (``terminate called without an active exception``, SIGABRT), at random,
+    depending on when that thread runs. ``destroy_process_group`` joins the
+    worker threads first. It is not called after an error, when the other
+    processes may still wait in a collective and the launcher ends them.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def init_cpu_process_group(dist_cfg: ConfigDict) -> None:
