@@ -45,7 +45,8 @@ def probe(**env):
     result = subprocess.run([sys.executable, '-c', PROBE, allocator.__file__],
                             env=dict(clean, **env),
                             capture_output=True,
-                            text=True)
+                            text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1]), result.stderr
 

@@ -1,6 +1,7 @@
 """Tests of the measurement tools: FLOP counting, the official-style
 reference model, ONNX export and the benchmark script (no timing
 assertions)."""
+import ctypes
 import json
 import os
 import subprocess
@@ -165,6 +166,41 @@ def test_allocation_cost_script_prints_every_measurement():
     for row in ('fill a new tensor', 'fill a reused tensor', 'fc1 GEMM',
                 'GELU into a new tensor', 'GELU in place'):
         assert row in out
+
+
+@pytest.mark.parametrize('tune, expected', [
+    ('1', 'glibc, mallopt M_MMAP_THRESHOLD='),
+    ('0', 'default (MMSMLP_TUNE_MALLOC=0)'),
+])
+def test_benchmark_reports_the_allocator_it_ran_with(tmp_path, tune,
+                                                     expected):
+    """The header and the JSON settings state the same allocator setting,
+    the one tune_malloc applied (or, switched off, left) at start-up."""
+    if not hasattr(ctypes.CDLL(None), 'gnu_get_libc_version'):
+        pytest.skip('glibc only')
+    results_file = tmp_path / 'results.json'
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith('MALLOC_') and key != 'LD_PRELOAD'
+    }
+    env['MMSMLP_TUNE_MALLOC'] = tune
+    out = subprocess.run([
+        sys.executable, 'tools/analysis_tools/benchmark.py', DEMO_CONFIG,
+        '--shapes', '32', '--batch-size', '1', '--modes', 'inference',
+        '--variants', 'fp32', '--matmul-size', '64', '--warmup', '0',
+        '--repeats', '1', '--json',
+        str(results_file)
+    ],
+                         cwd=REPO,
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    reported = json.loads(results_file.read_text())['settings']['allocator']
+    assert reported.startswith(expected)
+    assert out.stdout.splitlines()[0].endswith(f'allocator: {reported}')
 
 
 def test_benchmark_rejects_unknown_models():

@@ -55,7 +55,8 @@ def test_demo_generator_is_deterministic(tmp_path):
     ],
                    cwd=REPO,
                    check=True,
-                   capture_output=True)
+                   capture_output=True,
+                   timeout=300)
     for out, seed in (('b', 0), ('c', 1)):
         demo_cls.draw_dataset(
             str(tmp_path / out), seed, num_train=2, num_val=1, size=32)

@@ -26,7 +26,8 @@ def problem_names(stack, **changes):
 def test_installed_stack_reports_and_passes():
     env = dict(os.environ, PYTHONPATH=str(REPO))
     run = subprocess.run([sys.executable, '-m', 'mmsmlp.utils.collect_env'],
-                         capture_output=True, text=True, env=env)
+                         capture_output=True, text=True, env=env,
+                         timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     for line in ('PyTorch: ', 'cuDNN: ', 'MMCV: 2.',
                  'MMCV ops: compiled with ', 'MMPreTrain: ', 'MMDetection: ',

@@ -225,7 +225,8 @@ def run_converter(*args):
     return subprocess.run([sys.executable, CONVERTER, *map(str, args)],
                           cwd=REPO,
                           capture_output=True,
-                          text=True)
+                          text=True,
+                          timeout=300)
 
 
 def test_command_line_converts_and_reports_errors(tmp_path,

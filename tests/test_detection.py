@@ -41,7 +41,7 @@ def shipped_configs():
 
 def make_demo_data(out, *args):
     command = [sys.executable, str(MAKE_DEMO_DET), '--out', str(out), *args]
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
 
 
 def demo_train_set(config_path, data_root):

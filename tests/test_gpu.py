@@ -279,7 +279,8 @@ def test_dist_train_one_process_nccl(device, tmp_path):
         str(data), '--num-train', '1', '--num-val', '1'
     ],
                    cwd=REPO,
-                   check=True)
+                   check=True,
+                   timeout=300)
     work_dir = tmp_path / 'work'
     # dist_train.sh runs `python`: this interpreter.
     env = dict(

@@ -74,7 +74,8 @@ def test_fatbin_architectures_of_an_nvcc_library(tmp_path, gencode, archs):
     library = tmp_path / 'kernel.so'
     flags = [f'-gencode={code}' for code in gencode]
     subprocess.run([nvcc(), '-shared', '-Xcompiler', '-fPIC', *flags,
-                    str(source), '-o', str(library)], check=True)
+                    str(source), '-o', str(library)], check=True,
+                   timeout=300)
     assert cuda_archs(library) == archs
 
 

@@ -167,7 +167,8 @@ def python_output(code: str) -> str:
     this checkout; it must succeed."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     run = subprocess.run([sys.executable, '-c', code],
-                         capture_output=True, text=True, env=env)
+                         capture_output=True, text=True, env=env,
+                         timeout=300)
     assert run.returncode == 0, run.stderr
     return run.stdout
 

@@ -24,5 +24,6 @@ def test_imports_without_toolkits_and_optional_packages():
             ''.join(f'import {module}\n' for module in MODULES))
     result = subprocess.run([sys.executable, '-c', code],
                             capture_output=True,
-                            text=True)
+                            text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

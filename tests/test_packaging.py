@@ -33,7 +33,8 @@ def not_source(directory, names):
 
 def pip(*args, cwd=None):
     run = subprocess.run([sys.executable, '-m', 'pip', *args],
-                         capture_output=True, text=True, cwd=cwd)
+                         capture_output=True, text=True, cwd=cwd,
+                         timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -122,7 +123,7 @@ print('ok')
 '''
     env = dict(os.environ, PYTHONPATH=str(site))
     run = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                         text=True, env=env, cwd=tmp_path)
+                         text=True, env=env, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split()[-1] == 'ok'
 

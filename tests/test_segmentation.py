@@ -226,7 +226,7 @@ def test_ade20k_tta(tmp_path):
 def make_demo_data(out, num_train, num_val):
     command = [sys.executable, str(MAKE_DEMO_SEG), '--out', str(out)]
     command += ['--num-train', str(num_train), '--num-val', str(num_val)]
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True, timeout=300)
 
 
 def test_make_demo_seg_is_deterministic(tmp_path):

@@ -630,7 +630,7 @@ def environment(args) -> str:
     return (f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} '
             f'UTC, {device}, {torch.get_num_threads()} threads, torch '
             f'{torch.__version__}, Python {platform.python_version()},{load}, '
-            f'allocator: {args.allocator}')
+            f'allocator: {allocator(args)}')
 
 
 def cpu_model() -> str:
@@ -641,17 +641,19 @@ def cpu_model() -> str:
     return platform.processor() or 'unknown CPU'
 
 
-def allocator(device: torch.device) -> str:
-    """The memory allocator and the settings it was given."""
-    if device.type == 'cuda':
-        conf = (os.environ.get('PYTORCH_CUDA_ALLOC_CONF')
-                or os.environ.get('PYTORCH_ALLOC_CONF'))
-        return (f'torch CUDA caching allocator '
-                f'({torch.cuda.get_allocator_backend()}), '
-                + (f'PYTORCH_CUDA_ALLOC_CONF={conf}' if conf else 'defaults'))
-    tuning = [f'{key}={value}' for key, value in sorted(os.environ.items())
-              if key.startswith('MALLOC_') or key == 'LD_PRELOAD']
-    return 'malloc, ' + (' '.join(tuning) if tuning else 'glibc defaults')
+def allocator(args) -> str:
+    """The memory allocator and its settings, for the header and the JSON
+    settings alike: on the CPU what :func:`mmsmlp.utils.tune_malloc`
+    applied or found at start-up (``args.allocator``); on a GPU torch's
+    caching allocator, and that for the host's memory."""
+    if args.device.type != 'cuda':
+        return args.allocator
+    conf = (os.environ.get('PYTORCH_CUDA_ALLOC_CONF')
+            or os.environ.get('PYTORCH_ALLOC_CONF'))
+    return (f'torch CUDA caching allocator '
+            f'({torch.cuda.get_allocator_backend()}), '
+            + (f'PYTORCH_CUDA_ALLOC_CONF={conf}' if conf else 'defaults') +
+            f'; host: {args.allocator}')
 
 
 def settings(args, matmul_rate: Optional[float]) -> Dict[str, object]:
@@ -670,7 +672,7 @@ def settings(args, matmul_rate: Optional[float]) -> Dict[str, object]:
         info.update(cpu=cpu_model(), threads=torch.get_num_threads())
     uses_amp = any(v.startswith('amp') for v in args.variants)
     info.update(
-        allocator=allocator(args.device),
+        allocator=allocator(args),
         python=platform.python_version(),
         variants=', '.join(args.variants),
         amp_dtype=args.amp_dtype if uses_amp else None,
