@@ -2,6 +2,7 @@
 reference model, ONNX export and the benchmark script (no timing
 assertions)."""
 import ctypes
+import itertools
 import json
 import os
 import subprocess
@@ -99,29 +100,54 @@ def test_official_style_model_matches_after_weight_copy(img_size):
         official(torch.randn(1, 3, img_size + 32, img_size))
 
 
+# The size each opset's graph is traced at: below, at and above img_size=64.
+TRACE_SIZES = dict(
+    zip(range(11, 18), itertools.cycle([(32, 64), (64, 64), (96, 128)])))
+
+
 @pytest.mark.parametrize('mode', ['resize', 'window'])
-def test_onnx_export_matches_onnxruntime_at_two_sizes(tmp_path, mode):
+def test_dynamic_onnx_graph_is_exact_at_every_size(tmp_path, mode):
+    """Graphs with free batch, height and width, each traced at one size,
+    compute what the model computes at sizes below, at and above img_size,
+    square or not, for opsets 11 to 17 (in window mode with shifted
+    windows). Size decisions frozen at the traced size used to make such a
+    graph fail on one side of img_size and be silently wrong on the other."""
     pytest.importorskip('onnxruntime')
     torch.manual_seed(0)
-    model = SMLPNet(SMALL_ARCH, img_size=64, mixing_mode=mode)
+    model = SMLPNet(
+        SMALL_ARCH, img_size=64, mixing_mode=mode,
+        shift_windows=mode == 'window')
     randomize_batch_norms(model)
     model.eval()
-    for shape in [(64, 64), (96, 80)]:  # the reference size and another
-        out = str(tmp_path / f'{shape}.onnx')
-        assert export_onnx(model, torch.randn(1, 3, *shape), out,
-                           dynamic_batch=True) == [
-                               'stage0', 'stage1', 'stage2', 'stage3'
-                           ]
-        # Another batch size than the traced one: the batch axis is free.
-        assert verify_onnx(model, out, torch.randn(2, 3, *shape), 1e-4) < 1e-4
+    for opset, traced in TRACE_SIZES.items():
+        out = str(tmp_path / f'opset{opset}.onnx')
+        assert export_onnx(
+            model,
+            torch.randn(1, 3, *traced),
+            out,
+            dynamic_batch=True,
+            opset=opset,
+            dynamic_size=True) == ['stage0', 'stage1', 'stage2', 'stage3']
+        for shape in [(32, 32), (64, 64), (96, 80), (40, 136), (160, 96)]:
+            assert verify_onnx(model, out, torch.randn(2, 3, *shape),
+                               1e-4) < 1e-4
 
 
-def test_pytorch2onnx_exports_a_classifier(tmp_path):
+@pytest.mark.parametrize('options, expected', [
+    (['--shape', '64', '64', '--classifier'], ['logits (1, 6)']),
+    # A backbone with free height and width, checked at three sizes.
+    (['--shape', '64', '96', '--dynamic-size'], [
+        'for inputs 1x3xHxW (traced at 64x96)', 'inputs 1x3x64x96:',
+        'inputs 1x3x32x144:', 'inputs 1x3x96x48:'
+    ]),
+])
+def test_pytorch2onnx_exports_and_verifies(tmp_path, options, expected):
     pytest.importorskip('onnxruntime')
     out = run_script('tools/deployment/pytorch2onnx.py', DEMO_CONFIG,
-                     '--shape', '64', '64', '--classifier', '--out',
-                     str(tmp_path / 'cls.onnx'), '--verify')
-    assert 'logits (1, 6)' in out
+                     *options, '--out', str(tmp_path / 'model.onnx'),
+                     '--verify')
+    for line in expected:
+        assert line in out
     assert 'onnxruntime matches PyTorch.' in out
 
 

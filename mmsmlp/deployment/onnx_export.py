@@ -2,12 +2,13 @@
 """Export a backbone or an mmpretrain classifier to ONNX and check the graph
 against PyTorch in onnxruntime.
 
-The graph is traced at one input size and is fixed to it: the sMLP weights
-are applied as matrices sized to the token grid (``resize`` mode resamples
-the stored weights to that grid inside the graph; ``window`` mode bakes in
-the padding and window layout), so export once per input size. The batch
-dimension can be left free. onnxruntime is imported only by
-:func:`verify_onnx`.
+The graph is traced at one input size. Its batch, height and width can be
+left free: every decision the backbone takes on the input size (resampling
+the sMLP weights to the token grid in ``resize`` mode, padding and shifting
+windows in ``window`` mode, padding to whole patches) is a tensor operation
+in the graph, so a graph with free height and width computes what the model
+computes at any size of at least 32 pixels, above or below the traced one.
+onnxruntime is imported only by :func:`verify_onnx`.
 """
 from typing import List
 
@@ -31,21 +32,28 @@ def export_onnx(module: nn.Module,
                 inputs: torch.Tensor,
                 out: str,
                 dynamic_batch: bool = False,
-                opset: int = 17) -> List[str]:
-    """Trace ``module`` on ``inputs`` to the file ``out``; returns the output
+                opset: int = 17,
+                dynamic_size: bool = False) -> List[str]:
+    """Trace ``module`` on ``inputs`` to the file ``out``, with a free batch
+    axis (``dynamic_batch``) and free height and width (``dynamic_size``:
+    of the input and of stage outputs; logits have none); returns the output
     names: ``logits`` for a single tensor, ``stage0``... for a tuple of
     stage outputs."""
     with torch.no_grad():
         outputs = module(inputs)
     output_names = (['logits'] if isinstance(outputs, torch.Tensor) else
                     [f'stage{i}' for i in range(len(outputs))])
-    dynamic_axes = ({name: {0: 'batch'}
-                     for name in ['inputs'] + output_names}
-                    if dynamic_batch else None)
+    dynamic_axes = {}
+    for name in ['inputs'] + output_names:
+        axes = {0: 'batch'} if dynamic_batch else {}
+        if dynamic_size and name != 'logits':
+            axes.update({2: f'{name}_height', 3: f'{name}_width'})
+        if axes:
+            dynamic_axes[name] = axes
     # The TorchScript-based exporter: the dynamo one needs onnxscript.
     torch.onnx.export(
         module, (inputs, ), out, input_names=['inputs'],
-        output_names=output_names, dynamic_axes=dynamic_axes,
+        output_names=output_names, dynamic_axes=dynamic_axes or None,
         opset_version=opset, dynamo=False)
     return output_names
 

@@ -6,9 +6,10 @@ config to ONNX, and check it against PyTorch in onnxruntime.
         configs/smlpnet/smlpnet-tiny_8xb128_in1k.py CHECKPOINT \\
         --shape 224 224 --out smlpnet-t.onnx --verify
 
-The graph is fixed to the traced input size, so export once per size (why:
-``mmsmlp.deployment.onnx_export``); the batch dimension can be left free
-with ``--dynamic-batch``.
+The batch dimension can be left free with ``--dynamic-batch``, height and
+width with ``--dynamic-size`` (then ``--verify`` also checks the graph at a
+smaller and a larger size than ``--shape``; why it holds at every size:
+``mmsmlp.deployment.onnx_export``).
 
 Outputs: ``stage0`` ... ``stage3`` for a backbone (its ``out_indices``),
 ``logits`` for a classifier.
@@ -44,6 +45,9 @@ def parse_args():
     parser.add_argument(
         '--dynamic-batch', action='store_true',
         help='leave the batch dimension of the graph free')
+    parser.add_argument(
+        '--dynamic-size', action='store_true',
+        help='leave height and width of the graph free (backbones)')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument(
         '--verify', action='store_true',
@@ -82,17 +86,26 @@ def main():
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn(args.batch_size, 3, *args.shape, generator=generator)
     output_names = export_onnx(module, inputs, args.out, args.dynamic_batch,
-                               args.opset)
+                               args.opset, args.dynamic_size)
+    height, width = args.shape
     print(f'Exported {type(module).__name__} for inputs '
           f'{"N" if args.dynamic_batch else args.batch_size}x3x'
-          f'{args.shape[0]}x{args.shape[1]} to {args.out} (outputs: '
-          f'{", ".join(output_names)})')
-    if args.verify:
-        if args.dynamic_batch:  # check that the free batch really is free
-            inputs = torch.randn(args.batch_size + 1, 3, *args.shape,
-                                 generator=generator)
+          f'{"H" if args.dynamic_size else height}x'
+          f'{"W" if args.dynamic_size else width} (traced at {height}x{width})'
+          f' to {args.out} (outputs: {", ".join(output_names)})')
+    if not args.verify:
+        return
+    # Check that free axes really are free: another batch, other sizes.
+    batch_size = args.batch_size + int(args.dynamic_batch)
+    shapes = [(height, width)]
+    if args.dynamic_size:
+        shapes += [(max(32, height // 2), width * 3 // 2),
+                   (height * 3 // 2, max(32, width // 2))]
+    for shape in shapes:
+        print(f'inputs {batch_size}x3x{shape[0]}x{shape[1]}:')
+        inputs = torch.randn(batch_size, 3, *shape, generator=generator)
         verify_onnx(module, args.out, inputs, args.tolerance)
-        print('onnxruntime matches PyTorch.')
+    print('onnxruntime matches PyTorch.')
 
 
 if __name__ == '__main__':
