@@ -3,12 +3,12 @@
 fresh processes by where glibc puts a 64 MiB block."""
 import ctypes
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+from mmsmlp.testing import environment_without_allocator_choices
 from mmsmlp.utils import allocator
 from mmsmlp.utils.allocator import MALLOPT_SETTINGS
 
@@ -35,15 +35,8 @@ print(json.dumps(dict(setting=setting, in_heap=start <= address < end)))
 
 
 def probe(**env):
-    clean = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith('MALLOC_') and key not in ('MMSMLP_TUNE_MALLOC',
-                                                         'LD_PRELOAD',
-                                                         'GLIBC_TUNABLES')
-    }
     result = subprocess.run([sys.executable, '-c', PROBE, allocator.__file__],
-                            env=dict(clean, **env),
+                            env=environment_without_allocator_choices(**env),
                             capture_output=True,
                             text=True,
                             timeout=120)

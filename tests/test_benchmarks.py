@@ -20,7 +20,8 @@ from mmsmlp.analysis.benchmark import (build_entries, output_reference,
 from mmsmlp.apis import build_model
 from mmsmlp.deployment import export_onnx, verify_onnx
 from mmsmlp.models import SMLPNet
-from mmsmlp.testing import official_from_smlpnet, randomize_batch_norms
+from mmsmlp.testing import (environment_without_allocator_choices,
+                            official_from_smlpnet, randomize_batch_norms)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,8 +29,10 @@ SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
 DEMO_CONFIG = 'configs/smlpnet/smlpnet-demo_1xb32_shapes.py'
 
 
-def run_script(*args, timeout=600):
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+def run_script(*args, timeout=600, env=None):
+    """Run a script from the repository root, with one thread, in ``env``
+    (default: this process's environment); returns its output."""
+    env = dict(env or os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     result = subprocess.run([sys.executable, *args], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr[-4000:]
@@ -205,28 +208,15 @@ def test_benchmark_reports_the_allocator_it_ran_with(tmp_path, tune,
     if not hasattr(ctypes.CDLL(None), 'gnu_get_libc_version'):
         pytest.skip('glibc only')
     results_file = tmp_path / 'results.json'
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith('MALLOC_') and key != 'LD_PRELOAD'
-    }
-    env['MMSMLP_TUNE_MALLOC'] = tune
-    out = subprocess.run([
-        sys.executable, 'tools/analysis_tools/benchmark.py', DEMO_CONFIG,
-        '--shapes', '32', '--batch-size', '1', '--modes', 'inference',
-        '--variants', 'fp32', '--matmul-size', '64', '--warmup', '0',
-        '--repeats', '1', '--json',
-        str(results_file)
-    ],
-                         cwd=REPO,
-                         env=env,
-                         capture_output=True,
-                         text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
+    out = run_script(
+        'tools/analysis_tools/benchmark.py', DEMO_CONFIG, '--shapes', '32',
+        '--batch-size', '1', '--modes', 'inference', '--variants', 'fp32',
+        '--matmul-size', '64', '--warmup', '0', '--repeats', '1', '--json',
+        str(results_file),
+        env=environment_without_allocator_choices(MMSMLP_TUNE_MALLOC=tune))
     reported = json.loads(results_file.read_text())['settings']['allocator']
     assert reported.startswith(expected)
-    assert out.stdout.splitlines()[0].endswith(f'allocator: {reported}')
+    assert out.splitlines()[0].endswith(f'allocator: {reported}')
 
 
 def test_benchmark_rejects_unknown_models():

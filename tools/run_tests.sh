@@ -7,11 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The slurm tests (tests/test_tools.py) start a one-node slurm on this machine: install it from the
 # system's packages where that is possible (root, apt); elsewhere those tests skip and say why.
 install_slurm() {
-  local program
-  for program in munged slurmctld slurmd srun; do
-    command -v "$program" >/dev/null || break
-  done
-  command -v "$program" >/dev/null && return
+  # command -v prints one line per program it finds.
+  [ "$(command -v munged slurmctld slurmd srun | wc -l)" = 4 ] && return
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     echo "run_tests.sh: slurm is not installed and cannot be (needs root and apt-get); the slurm tests skip"
     return
