@@ -57,7 +57,7 @@ class BuildPyWithMim(build_py):
 
 extras = {
     name: read_requirements(name)
-    for name in ('cls', 'det', 'seg', 'tests')
+    for name in ('cls', 'det', 'seg', 'deploy', 'tests')
 }
 extras['all'] = sorted(set(extras['cls'] + extras['det'] + extras['seg']))
 

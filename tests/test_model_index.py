@@ -32,12 +32,15 @@ HOW_TO_ADD = 'see docs/model_zoo.md, "Adding a config to the model index"'
 
 
 def model_configs():
-    """Every config under configs/, except those in folders whose names
-    start with '_' (the _base_ parts and the _examples_ templates)."""
+    """Every config under configs/, except the deploy configs and those in
+    folders whose names start with '_' (the _base_ parts and the _examples_
+    templates)."""
     configs = []
     for path in sorted((REPO / 'configs').rglob('*.py')):
         relative = path.relative_to(REPO)
-        if not any(part.startswith('_') for part in relative.parts[1:-1]):
+        folders = relative.parts[1:-1]
+        if folders[:1] != ('deploy', ) and not any(
+                part.startswith('_') for part in folders):
             configs.append(relative.as_posix())
     return configs
 

@@ -90,11 +90,14 @@ def test_wheel_states_requirements_and_extras(wheel):
                for r in requires)
     extras = {line.split(': ', 1)[1] for line in metadata.splitlines()
               if line.startswith('Provides-Extra: ')}
-    assert extras == {'cls', 'det', 'seg', 'tests', 'all'}
+    assert extras == {'cls', 'det', 'seg', 'deploy', 'tests', 'all'}
     assert 'mmdet>=3.3.0; extra == "det"' in requires
     assert 'mmcv<2.2.0,>=2.0.0; extra == "det"' in requires
     assert 'mmsegmentation>=1.2.2; extra == "seg"' in requires
     assert 'mmpretrain>=1.2.0; extra == "cls"' in requires
+    # mmdeploy itself goes in with --no-deps (requirements/deploy.txt).
+    assert 'onnxruntime>=1.16; extra == "deploy"' in requires
+    assert not any(r.startswith('mmdeploy') for r in requires)
 
 
 def test_installed_wheel_finds_and_uses_its_configs(wheel, tmp_path):

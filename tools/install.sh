@@ -30,6 +30,11 @@ OPENCV_REQUIREMENT="opencv-python>=4"
 # mmsegmentation imports ftfy and regex without declaring them; tensorboard serves the
 # TensorboardVisBackend that users switch on in configs.
 TOOLKIT_REQUIREMENTS=("mmdet==3.3.0" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" ftfy regex tensorboard)
+# Installed without their declared requirements, which conflict with the stack: openmim
+# declares opendatalab, whose pins (setuptools 60, requests 2.28) break torch's requirements
+# and which mim never imports; mmdeploy pins protobuf<=3.20.2 (requirements/deploy.txt).
+# What they do import is in requirements/tests.txt and requirements/deploy.txt.
+NO_DEPS_REQUIREMENTS=("openmim==0.3.9" "mmdeploy==1.3.1")
 PIP=("$PYTHON" -m pip install --disable-pip-version-check --progress-bar off)
 
 log() { printf '[install] %s\n' "$*"; }
@@ -332,10 +337,8 @@ main() {
   install_mmcv
   "${PIP[@]}" "${TOOLKIT_REQUIREMENTS[@]}"
   "${PIP[@]}" --no-build-isolation --no-deps -e "$REPO"
-  "${PIP[@]}" -r "$REPO/requirements/tests.txt"
-  # openmim declares opendatalab, whose pins (setuptools 60, requests 2.28) break torch's
-  # requirements; mim never imports it. Its other requirements are in tests.txt.
-  "${PIP[@]}" --no-deps "openmim==0.3.9"
+  "${PIP[@]}" -r "$REPO/requirements/tests.txt" -r "$REPO/requirements/deploy.txt"
+  "${PIP[@]}" --no-deps "${NO_DEPS_REQUIREMENTS[@]}"
   log "done: $("$PYTHON" -c 'import torch, mmcv, mmdet, mmseg, mmpretrain; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__, "mmpretrain", mmpretrain.__version__)')"
 }
 

@@ -78,13 +78,15 @@ main_wheelhouse() {
   done
   local requirements=("${BUILD_REQUIREMENTS[@]}" "$OPENCV_REQUIREMENT" "${MMENGINE_REQUIREMENTS[@]}"
                       "mmengine==$MMENGINE_VERSION" "${TOOLKIT_REQUIREMENTS[@]}"
-                      -r "$REPO/requirements/tests.txt")
+                      -r "$REPO/requirements/tests.txt" -r "$REPO/requirements/deploy.txt")
   if ((with_torch)); then
     requirements+=("torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION")
   fi
   log "downloading wheels for CPython $python_version into $out"
   "$PYTHON" -m pip download --disable-pip-version-check --progress-bar off "${target[@]}" \
     -d "$out" "${requirements[@]}"
+  "$PYTHON" -m pip download --disable-pip-version-check --progress-bar off --no-deps "${target[@]}" \
+    -d "$out" "${NO_DEPS_REQUIREMENTS[@]}"
   "$PYTHON" -m pip download --disable-pip-version-check --progress-bar off --no-deps \
     --no-binary :all: -d "$out" "mmcv==$MMCV_VERSION"
 

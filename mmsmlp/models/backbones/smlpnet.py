@@ -51,7 +51,7 @@ def _exporting() -> bool:
     return torch.jit.is_tracing() or torch.compiler.is_exporting()
 
 
-def _as_tensor(length: int, dtype: torch.dtype, device) -> torch.Tensor:
+def length_as_tensor(length: int, dtype: torch.dtype, device) -> torch.Tensor:
     """``length`` as a one-element tensor, made on ``device`` (no copy from
     the host) by ``torch.arange(length)``; when torch.onnx traces the model,
     ``length`` is the traced size of the input and so is the result, which
@@ -72,8 +72,8 @@ def resampling_matrix(length: int, ref_length: int,
     ``F.interpolate(mode='bilinear', align_corners=False, antialias=True)``
     does along one axis, written as a matrix so that it is a plain matmul
     for every exporter and compiler. Everything that depends on ``length``
-    is a tensor operation (see :func:`_as_tensor`), in ``dtype``."""
-    scale = ref_length / _as_tensor(length, dtype, device)
+    is a tensor operation (see :func:`length_as_tensor`), in ``dtype``."""
+    scale = ref_length / length_as_tensor(length, dtype, device)
     centers = (torch.arange(length, dtype=dtype, device=device) + 0.5) * scale
     positions = torch.arange(ref_length, dtype=dtype, device=device) + 0.5
     distances = (positions - centers[:, None]).abs() / scale.clamp(min=1.)
@@ -99,7 +99,7 @@ def resize_axial_weight(weight: torch.Tensor, bias: torch.Tensor,
     resample = resampling_matrix(length, ref_length, weight.dtype,
                                  weight.device)
     weight = resample @ weight @ resample.T * (
-        ref_length / _as_tensor(length, weight.dtype, weight.device))
+        ref_length / length_as_tensor(length, weight.dtype, weight.device))
     return weight, resample @ bias
 
 

@@ -1,0 +1,3 @@
+_base_ = ['../_base_/onnx_config.py']
+
+codebase_config = dict(type='mmseg', task='Segmentation', with_argmax=True)
