@@ -27,6 +27,7 @@ FASTER_RCNN_DEMO = (
     REPO / 'configs/faster_rcnn/faster-rcnn_smlpnet-demo_fpn_shapes.py')
 UPERNET_DEMO = REPO / 'configs/upernet/smlpnet-demo_upernet_shapes.py'
 SEM_FPN_T = REPO / 'configs/sem_fpn/fpn_smlpnet-t_8xb4-40k_ade20k-512x512.py'
+CLASSIFIER_DEMO = REPO / 'configs/smlpnet/smlpnet-demo_1xb32_shapes.py'
 # The demo test pipelines resize images to the training size; the tests
 # give images of the sizes they compare at instead.
 NATIVE_SIZE = [
@@ -248,6 +249,28 @@ def test_dynamic_semantic_fpn_agrees_with_pytorch_at_every_size(tmp_path):
                    checkpoint, traced, tested, tmp_path)
     for line, size in zip(lines, ['96, 128', '160, 160', '224, 192']):
         assert f'({size}) map' in line, lines
+
+
+def test_dynamic_classifier_agrees_with_pytorch_at_every_size(tmp_path):
+    """The demo classifier (img_size 64, random weights, its head's
+    spread so that classes score apart) without its resize and crop, traced
+    at 64x64, run at 48x80 and 96x128."""
+    cfg = Config.fromfile(CLASSIFIER_DEMO)
+    cfg.model.head.init_cfg = dict(type='Normal', layer='Linear', std=1.)
+    cfg.test_pipeline = [
+        step for step in cfg.test_pipeline
+        if step['type'] not in ('ResizeEdge', 'CenterCrop')
+    ]
+    config, checkpoint = save_random_model(cfg, tmp_path)
+    rng = np.random.default_rng(0)
+    source = tmp_path / 'source.png'
+    cv2.imwrite(str(source), rng.integers(0, 255, (64, 64, 3), np.uint8))
+    traced, *tested = images_of_sizes(source, [(64, 64), (48, 80),
+                                               (96, 128)], tmp_path)
+    lines = deploy('mmpretrain/classification_onnxruntime_dynamic.py',
+                   config, checkpoint, traced, tested, tmp_path)
+    for line, size in zip(lines, ['48x80', '96x128']):
+        assert f'(input {size}): top class' in line, lines
 
 
 class Pooling(nn.Module):
