@@ -8,8 +8,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.analysis import count_flops as count
 from mmsmlp.models import SMLPNet
-from mmsmlp.models.backbones.smlpnet import (AxialLinear, SparseMLP,
-                                             resize_axial_weight)
+from mmsmlp.models.backbones.smlpnet import (AxialLinear, PointwiseLinear,
+                                             SparseMLP, resize_axial_weight)
 from mmsmlp.testing import logged_messages, randomize_batch_norms
 
 SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
@@ -442,3 +442,20 @@ def test_checkpoint_of_another_arch_is_refused_with_its_arch():
         small_net().load_state_dict(deeper.state_dict())
     with pytest.raises(ValueError, match='in_channels=1'):
         small_net(in_channels=1).load_state_dict(small_net().state_dict())
+
+
+def test_pointwise_linear_is_nn_linear_on_channels_last_features():
+    """The same parameters (an nn.Linear state dict loads) and the same
+    result and gradients as nn.Linear over the last axis."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(24, 40)
+    pointwise = PointwiseLinear(24, 40)
+    pointwise.load_state_dict(linear.state_dict())
+    x = torch.randn(2, 5, 7, 24, requires_grad=True)
+    expected, actual = linear(x), pointwise(x)
+    assert actual.shape == (2, 5, 7, 40)
+    torch.testing.assert_close(actual, expected)
+    grad = torch.randn_like(expected)
+    torch.testing.assert_close(
+        torch.autograd.grad(actual, [x, pointwise.weight], grad),
+        torch.autograd.grad(expected, [x, linear.weight], grad))
