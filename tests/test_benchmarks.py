@@ -17,6 +17,7 @@ from mmsmlp.analysis import (TwoStageForwardDummy, count_flops,
                              token_mixing_macs)
 from mmsmlp.analysis.benchmark import (build_entries, output_reference,
                                        parse_args, step)
+from mmsmlp.analysis.gemm_limit import gemm_limit, record_gemms
 from mmsmlp.apis import build_model
 from mmsmlp.deployment import export_onnx, verify_onnx
 from mmsmlp.models import SMLPNet
@@ -327,3 +328,29 @@ def test_benchmark_variants_and_references():
     assert output_reference('m', 'compiled', ['fp32', 'compiled']) == 'm'
     with pytest.raises(SystemExit):
         parse_args(['smlpnet-t', '--amp', '--variants', 'amp'])
+
+
+def test_gemm_limit_times_the_models_own_gemms():
+    """The recorded GEMMs are the channel MLPs' and fusions' (M = batch x
+    tokens of the stage): every one of them is timed, and the report
+    compares the model's rate with the limit they give."""
+    model = SMLPNet(arch=dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=3),
+                    img_size=64).eval()
+    inputs = torch.randn(2, 3, 64, 64)
+    shapes = record_gemms(lambda: model(inputs))
+    # Stage 1: 16x16 tokens, C = 16: fc1, then fc2 and the 3C -> C fusion.
+    assert shapes[(512, 16, 48)] == 1 and shapes[(512, 48, 16)] == 2
+    # Stage 3: 4x4 tokens, C = 64, two blocks.
+    assert shapes[(32, 64, 192)] == 2 and shapes[(32, 192, 64)] == 4
+    assert sum(shapes.values()) == 3 * 5
+    result = gemm_limit(model, inputs, torch.float32, repeats=1)
+    assert {row['shape'] for row in result['rows']} == set(shapes)
+    assert result['limit'] > 0 and result['achieved'] > 0
+    assert result['ratio'] == result['achieved'] / result['limit']
+
+
+def test_gemm_limit_tool_prints_the_ratio():
+    out = run_script('tools/analysis_tools/gemm_limit.py', 'tiny', '--shape',
+                     '64', '64', '--batch-size', '1', '--repeats', '1')
+    assert '| 256 x 80 -> 240 | 2 |' in out  # stage 1 fc1, two blocks
+    assert 'achieved / limit: ' in out

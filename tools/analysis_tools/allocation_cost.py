@@ -18,24 +18,12 @@ allocator as ``tools/train.py`` does (``mmsmlp.utils.tune_malloc``) and
 prints the setting; ``MMSMLP_TUNE_MALLOC=0`` shows glibc's default.
 """
 import argparse
-import statistics
-import time
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from mmsmlp.analysis.gemm_limit import median_seconds
 from mmsmlp.utils import tune_malloc
-
-
-def median_ms(run: Callable[[], object], repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def main():
@@ -66,7 +54,8 @@ def main():
               f'{torch.get_num_threads()} threads, allocator: {allocator}, '
               f'median of {args.repeats}:')
         for name, run in rows:
-            print(f'  {name:32s} {median_ms(run, args.repeats):7.1f} ms')
+            ms = median_seconds(run, args.repeats) * 1e3
+            print(f'  {name:32s} {ms:7.1f} ms')
 
 
 if __name__ == '__main__':
