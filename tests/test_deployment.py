@@ -273,6 +273,23 @@ def test_dynamic_classifier_agrees_with_pytorch_at_every_size(tmp_path):
         assert f'(input {size}): top class' in line, lines
 
 
+def test_sliding_window_segmentor_is_refused_with_the_fix(tmp_path):
+    """mmdeploy exports whole-image inference; the shipped ADE20K configs
+    test with a sliding window."""
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
+    checkpoint = tmp_path / 'empty.pth'
+    torch.save({'state_dict': {}}, checkpoint)
+    result = subprocess.run(
+        [sys.executable, REPO / 'tools/deployment/deploy.py',
+         DEPLOY / 'mmseg/segmentation_onnxruntime_dynamic.py', SEM_FPN_T,
+         checkpoint, image, '--work-dir', tmp_path], cwd=REPO,
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "model.test_cfg.mode='slide'" in result.stderr
+    assert '--cfg-options model.test_cfg.mode=whole' in result.stderr
+
+
 class Pooling(nn.Module):
 
     def __init__(self, bins):

@@ -17,11 +17,26 @@ from . import mmdeploy_support  # noqa: F401 (fixes and rewrites)
 from .compare import compare_predictions
 
 
+def check_whole_image_inference(model_cfg: Config) -> None:
+    """mmdeploy exports a segmentor's whole-image inference; a config that
+    tests with a sliding window would be deployed as another computation."""
+    test_cfg = model_cfg.model.get('test_cfg') or {}
+    if test_cfg.get('mode') == 'slide':
+        raise ValueError(
+            "The model config infers with a sliding window (model.test_cfg."
+            "mode='slide'), but mmdeploy exports whole-image inference, so "
+            'the deployed model would compute something else. Deploy it with '
+            '--cfg-options model.test_cfg.mode=whole (PyTorch is then '
+            'compared in the same mode), or run a sliding window around the '
+            'deployed model yourself.')
+
+
 def export(deploy_cfg: Config, model_cfg: Config, checkpoint: str, img: str,
            work_dir: str, device: str = 'cpu') -> List[str]:
     """Export the model to mmdeploy's intermediate representation (ONNX),
     traced on ``img``, then convert it for the deploy config's backend;
     returns the backend's model files."""
+    check_whole_image_inference(model_cfg)
     save_file = get_ir_config(deploy_cfg)['save_file']
     torch2onnx(img, work_dir, save_file, deploy_cfg, model_cfg, checkpoint,
                device=device)
