@@ -237,6 +237,7 @@ def test_dynamic_semantic_fpn_agrees_with_pytorch_at_every_size(tmp_path):
         arch=dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=3),
         img_size=(128, 128), init_cfg=None)
     cfg.model.neck.in_channels = [16, 32, 64, 128]
+    cfg.model.test_cfg = dict(mode='whole')  # what mmdeploy exports
     cfg.test_pipeline[1] = dict(type='Resize', scale_factor=1.0,
                                 keep_ratio=True)
     config, checkpoint = save_random_model(cfg, tmp_path)
