@@ -86,10 +86,11 @@ def match_detections(expected, actual, min_score: float,
     (by more than ``score_tolerance``) that PyTorch does not have. Returns
     the pairs' indices and the largest box difference."""
     wanted = (expected.scores >= min_score).nonzero().flatten().tolist()
-    free = set(range(len(actual)))
+    # The deployed detections in score order, those already paired removed.
+    free = actual.scores.argsort(descending=True, stable=True).tolist()
     pairs, box_error = [], 0.
     for i in sorted(wanted, key=lambda i: -expected.scores[i].item()):
-        for j in sorted(free, key=lambda j: -actual.scores[j].item()):
+        for j in free:
             error = (expected.bboxes[i] - actual.bboxes[j]).abs().max().item()
             if (actual.labels[j] == expected.labels[i] and
                     abs(actual.scores[j] - expected.scores[i]) <=

@@ -55,7 +55,6 @@ def check_deployed(deploy_cfg: Config, model_cfg: Config, checkpoint: str,
     keyword arguments). Returns one summary per image; raises
     ``AssertionError`` naming the image and what disagrees, or when nothing
     was compared (no detection scored ``min_score`` on any image)."""
-    from mmdeploy.apis import build_task_processor
     processor = build_task_processor(model_cfg, deploy_cfg, device)
     torch_model = processor.build_pytorch_model(checkpoint)
     deployed = processor.build_backend_model(backend_files)
