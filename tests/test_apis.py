@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmsmlp.apis import enable_amp
+from mmsmlp.apis import enable_amp, enable_amp_test
 
 
 def sgd_config(**wrapper):
@@ -37,3 +37,23 @@ def test_mmengine_refuses_amp_without_a_gpu():
     enable_amp(cfg, 'bfloat16')
     with pytest.raises(AssertionError, match='only available training on gpu'):
         build_optim_wrapper(torch.nn.Linear(2, 2), cfg.optim_wrapper)
+
+
+@pytest.mark.parametrize('test_cfg', [None, dict(), dict(type='TestLoop')])
+def test_amp_test_sets_the_test_loops_fp16_option(test_cfg):
+    cfg = Config(dict(test_cfg=test_cfg))
+    enable_amp_test(cfg)
+    assert cfg.test_cfg.fp16 is True
+    assert cfg.test_cfg.get('type', 'TestLoop') == 'TestLoop'
+
+
+def test_amp_test_refuses_other_loops():
+    with pytest.raises(ValueError, match="'MyLoop'"):
+        enable_amp_test(Config(dict(test_cfg=dict(type='MyLoop'))))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='tests the CPU')
+def test_amp_test_refuses_mmdet_models_on_the_cpu():
+    cfg = Config(dict(default_scope='mmdet', test_cfg=dict(type='TestLoop')))
+    with pytest.raises(ValueError, match='no bfloat16 kernels'):
+        enable_amp_test(cfg)

@@ -274,7 +274,8 @@ def test_benchmark_counts_flops_and_states_its_settings(tmp_path):
     assert settings['amp_dtype'] == 'bfloat16'
     assert settings['bf16_matmul_tflops'] > 0
 
-    # The forward pass counted as mmsmlp.analysis.count_flops counts it, x3 for training.
+    # The forward pass counted as mmsmlp.analysis.count_flops counts it, x3
+    # for training.
     backbone = Config.fromfile(DEMO_CONFIG).model.backbone
     backbone.pop('type')
     model = SMLPNet(**backbone).eval()
@@ -354,3 +355,96 @@ def test_gemm_limit_tool_prints_the_ratio():
                      '64', '64', '--batch-size', '1', '--repeats', '1')
     assert '| 256 x 80 -> 240 | 2 |' in out  # stage 1 fc1, two blocks
     assert 'achieved / limit: ' in out
+
+
+def test_blas_linear_formulation_computes_the_same_function():
+    """smlpnet-*-linear: nn.Linear (BLAS) in place of every PointwiseLinear,
+    the same parameters, the same outputs."""
+    from mmsmlp.analysis.benchmark import as_blas_linear
+    from mmsmlp.models.backbones.smlpnet import PointwiseLinear
+    model = SMLPNet(arch=SMALL_ARCH, img_size=64).eval()
+    inputs = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(inputs)
+        keys = set(model.state_dict())
+        linear = as_blas_linear(model)
+        assert not any(isinstance(m, PointwiseLinear) for m in model.modules())
+        assert set(linear.state_dict()) == keys
+        for out, ref in zip(linear(inputs), expected):
+            torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_benchmark_ties_the_linear_formulation_to_its_counterpart():
+    args = parse_args(['smlpnet-t', 'smlpnet-t-linear', '--shapes', '64'])
+    entries, _ = build_entries(args, (64, 64))
+    ours, linear = (e.module for e in entries)
+    assert entries[1].reference == 'smlpnet-t'
+    for name, tensor in ours.state_dict().items():
+        assert torch.equal(linear.state_dict()[name], tensor)
+
+
+@pytest.mark.parametrize('argv', [
+    ['smlpnet-t', '--freeze'],
+    ['smlpnet-t', '--compile', '--freeze', '--modes', 'train-step'],
+])
+def test_benchmark_refuses_freezing_where_it_cannot_apply(argv, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert '--freeze' in capsys.readouterr().err
+
+
+def test_official_profile_compares_operators_of_both_codes():
+    """The official-style code computes the channel MLP with addmm (BLAS);
+    sMLPNet computes no addmm at all (oneDNN 1x1 convolutions)."""
+    from mmsmlp.analysis.official_profile import (interleaved_medians,
+                                                  max_rel_diffs, op_table,
+                                                  op_times)
+    backbone = SMLPNet(arch=SMALL_ARCH, img_size=64).eval()
+    with torch.no_grad():
+        randomize_batch_norms(backbone)
+    official = official_from_smlpnet(backbone).eval()
+    functions = {
+        'official-style': official.classify,
+        'ours': lambda x: official.mlp_head(backbone(x)[-1].mean((2, 3)))
+    }
+    inputs = torch.randn(2, 3, 64, 64)
+    diffs = max_rel_diffs(functions, inputs)
+    assert diffs['official-style'] == 0 and diffs['ours'] < 1e-5
+    assert set(interleaved_medians(functions, inputs, 1)) == set(functions)
+    profiles = {name: op_times(fn, inputs) for name, fn in functions.items()}
+    blocks = sum(SMALL_ARCH['depths'])
+    # two channel-MLP layers per block, and the head
+    assert profiles['official-style']['aten::addmm'][0] == 2 * blocks + 1
+    assert profiles['ours']['aten::addmm'][0] == 1  # the head only
+    table = op_table(profiles, min_share=0.)
+    assert f'| aten::addmm | {2 * blocks + 1} | ' in table
+    assert table.splitlines()[-1].startswith('| all operators |')
+
+
+def test_loading_spach_names_what_it_needs(tmp_path):
+    from mmsmlp.analysis.official_profile import load_spach_smlpnet
+    source = tmp_path / 'smlp.py'
+    source.write_text('from mmsmlp_no_such_package import Rearrange\n')
+    with pytest.raises(ModuleNotFoundError, match='pip install timm einops'):
+        load_spach_smlpnet(str(source))
+    source.write_text('import torch\n')
+    with pytest.raises(AttributeError, match='no sMLPNet class'):
+        load_spach_smlpnet(str(source))
+
+
+@pytest.mark.skipif(
+    not os.environ.get('SPACH_SMLP_PY'),
+    reason="set SPACH_SMLP_PY to SPACH's models/smlp.py (needs timm, einops)")
+def test_spach_code_holds_the_official_style_weights_key_for_key():
+    """With SPACH's own file: its sMLPNet loads the official-style state
+    dict strictly and computes the same logits as it and as sMLPNet."""
+    from mmsmlp.analysis.official_profile import (load_spach_smlpnet,
+                                                  logit_functions,
+                                                  max_rel_diffs)
+    spach_class = load_spach_smlpnet(os.environ['SPACH_SMLP_PY'])
+    backbone = SMLPNet(arch=SMALL_ARCH, img_size=64)
+    with torch.no_grad():
+        randomize_batch_norms(backbone)
+    functions = logit_functions(backbone, spach_class)
+    diffs = max_rel_diffs(functions, torch.randn(2, 3, 64, 64))
+    assert diffs['official-style'] < 1e-6 and diffs['mmsmlp SMLPNet'] < 1e-5

@@ -126,6 +126,18 @@ class RecordProcessGroupAtExitHook(Hook):
                 f.write(str(torch.distributed.is_initialized()))
 
         atexit.register(record)
+
+
+@HOOKS.register_module()
+class RecordTestDtypeHook(Hook):
+    """Writes the dtype of the backbone's last output in the test loop."""
+
+    def before_test(self, runner):
+        def record(module, inputs, outputs):
+            with open(osp.join(runner.work_dir, 'test_dtype.txt'), 'w') as f:
+                f.write(str(outputs[-1].dtype))
+
+        runner.model.backbone.register_forward_hook(record)
 '''
 
 CONFIG = '''
@@ -569,6 +581,21 @@ def test_killed_while_saving_resumes_from_last_complete_checkpoint(
     assert_same_tensors(
         load_state_dict(interrupted / final),
         load_state_dict(tmp_path / 'reference' / final))
+
+
+def test_test_with_amp_autocasts_to_bfloat16_on_the_cpu(workspace):
+    tmp_path, write_config = workspace
+    config = write_config(
+        'amp', custom_hooks="[dict(type='RecordTestDtypeHook')]")
+    run_tool(tmp_path, 'tools/train.py', config, '--work-dir',
+             str(tmp_path / 'train'))
+    checkpoint = (tmp_path / 'train' / 'last_checkpoint').read_text().strip()
+    for amp, dtype in (([], 'torch.float32'), (['--amp'], 'torch.bfloat16')):
+        work_dir = tmp_path / f'test{len(amp)}'
+        run_tool(tmp_path, 'tools/test.py', config, checkpoint, '--work-dir',
+                 str(work_dir), *amp)
+        assert (work_dir / 'test_dtype.txt').read_text() == dtype
+        assert list(work_dir.glob('*/*.json'))  # the metrics
 
 
 def test_unknown_scope_is_a_clear_error(workspace):

@@ -13,8 +13,8 @@ import argparse
 
 from mmsmlp.apis import (add_common_args, add_prediction_dump,
                          attach_pickle_dump, build_runner, check_file,
-                         enable_show_dir, enable_tta, export_local_rank,
-                         load_config)
+                         enable_amp_test, enable_show_dir, enable_tta,
+                         export_local_rank, load_config)
 from mmsmlp.engine import shut_down_distributed
 from mmsmlp.utils import tune_malloc
 
@@ -37,6 +37,11 @@ def parse_args():
         action='store_true',
         help='test-time augmentation: the config\'s tta_model and '
         'tta_pipeline, or horizontal flips when it has none')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='test under autocast: bfloat16 on the CPU, float16 on CUDA '
+        '(mmengine\'s TestLoop fp16 option)')
     add_common_args(parser)
     args = parser.parse_args()
     export_local_rank(args)
@@ -54,6 +59,8 @@ def main():
         enable_show_dir(cfg, args.show_dir)
     if args.tta:
         enable_tta(cfg)
+    if args.amp:
+        enable_amp_test(cfg)
     if args.out:
         add_prediction_dump(cfg, args.out)
 

@@ -29,15 +29,18 @@ and its inter-quartile range, images/s and the ratio to the first model
 with the fp32 eager model's (``amp-compiled`` with the ``amp`` variant's when
 that runs), as is the official-style sMLPNet's (``official-smlpnet-*``, built
 from ``mmsmlp/testing/official_smlpnet.py``) with the weights of the
-``smlpnet-*`` model in the same run. ``--channels-last`` converts models and
-inputs to the channels-last memory format.
+``smlpnet-*`` model in the same run, and ``smlpnet-*-linear`` (the same
+model with ``nn.Linear`` computing the channel MLP and fusion) with that
+model's. ``--freeze`` lets inductor treat the weights of compiled variants as
+constants (inference only). ``--channels-last`` converts models and inputs to
+the channels-last memory format.
 
 Each model's FLOPs are counted once per input size by the project's FLOP
 counter, ``mmsmlp.analysis.count_flops`` (matrix multiplies and convolutions
-of one image's forward pass, 2 FLOPs per multiply-add); a training step (``train``, ``train-step``) is
-counted as 3x the forward pass (backward = 2x forward), the optimizer update
-not at all. Achieved TFLOP/s are these FLOPs over the median step time, shown
-next to the rate of a bf16 ``N x N @ N x N`` matrix multiply measured at the
+of one image's forward pass, 2 FLOPs per multiply-add); a training step
+(``train``, ``train-step``) is counted as 3x the forward pass (backward = 2x
+forward), the optimizer update not at all. Achieved TFLOP/s are these FLOPs
+over the median step time, shown next to the rate of a bf16 ``N x N @ N x N`` matrix multiply measured at the
 start of the run (``--matmul-size N``, 8192 on GPU by default). A settings
 header states the device, torch, CUDA, cuDNN, TF32, cuDNN autotuning, the
 allocator, the AMP dtype, batch size, memory format and variants.
@@ -91,13 +94,32 @@ class ShapeNotSupported(ValueError):
 
 
 # --------------------------------------------------------------- the models
-def smlpnet(arch: str, **kwargs) -> Callable[[Tuple[int, int]], nn.Module]:
+def smlpnet(arch: str,
+            gemm_linear: bool = False,
+            **kwargs) -> Callable[[Tuple[int, int]], nn.Module]:
 
     def build(shape):
         from mmsmlp.models import SMLPNet
-        return SMLPNet(arch, img_size=224, **kwargs)
+        model = SMLPNet(arch, img_size=224, **kwargs)
+        return as_blas_linear(model) if gemm_linear else model
 
     return build
+
+
+def as_blas_linear(model: nn.Module) -> nn.Module:
+    """``model`` with every ``PointwiseLinear`` replaced by an ``nn.Linear``
+    holding the same parameters: the same function computed by the BLAS
+    GEMM instead of a oneDNN 1x1 convolution, to compare the two
+    formulations on one machine."""
+    from mmsmlp.models.backbones.smlpnet import PointwiseLinear
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, PointwiseLinear):
+                linear = nn.Linear(child.in_features, child.out_features,
+                                   bias=child.bias is not None)
+                linear.weight, linear.bias = child.weight, child.bias
+                setattr(parent, name, linear)
+    return model
 
 
 def official_smlpnet(arch: str) -> Callable[[Tuple[int, int]], nn.Module]:
@@ -153,7 +175,8 @@ def convnext_t(shape):
 # Backbones with all four stage outputs, drop path off (it does not change
 # inference and barely the cost of training). sMLPNet: smlpnet-{t,s,b}
 # ('resize' mixing), with -window ('window' mixing) and/or -cp (with_cp:
-# activation checkpointing), all with img_size 224.
+# activation checkpointing), all with img_size 224; smlpnet-{t,s,b}-linear
+# computes the channel MLP and fusion with nn.Linear (see as_blas_linear).
 NAMED_MODELS = {
     **{
         f'smlpnet-{v}{window}{cp}': smlpnet(
@@ -162,6 +185,10 @@ NAMED_MODELS = {
             with_cp=bool(cp))
         for v, arch in SMLPNET_ARCHS.items() for window in ('', '-window')
         for cp in ('', '-cp')
+    },
+    **{
+        f'smlpnet-{v}-linear': smlpnet(arch, gemm_linear=True)
+        for v, arch in SMLPNET_ARCHS.items()
     },
     **{
         f'official-smlpnet-{v}': official_smlpnet(arch)
@@ -381,7 +408,7 @@ def build_entries(args, shape) -> Tuple[List[Entry], List[str]]:
                     reference=output_reference(name, variant, variants),
                     optimizer=optimizer,
                     scaler=grad_scaler(args, variant)))
-    tie_official_models(entries, shape)
+    tie_counterparts(entries, shape)
     return entries, notes
 
 
@@ -403,21 +430,30 @@ def grad_scaler(args, variant: str):
     return None
 
 
-def tie_official_models(entries: List[Entry], shape) -> None:
-    """Give each official-style model the weights of its ``smlpnet-*``
-    counterpart where that runs at its reference size, for the output
-    check: its fp32 variant (or, without one, each variant) is compared
-    with the counterpart's."""
+def tie_counterparts(entries: List[Entry], shape) -> None:
+    """Give each official-style model (where the ``smlpnet-*`` counterpart
+    runs at its reference size) and each ``smlpnet-*-linear`` model the
+    weights of its ``smlpnet-*`` counterpart, for the output check: its fp32
+    variant (or, without one, each variant) is compared with the
+    counterpart's."""
     ours = {e.name: e.module for e in entries}  # variants share the module
     for entry in entries:
-        if not isinstance(entry.module, OfficialSMLPNet):
-            continue
-        counterpart = entry.name[len('official-'):]
-        backbone = ours.get(counterpart)
-        if backbone is not None and tuple(backbone.img_size) == shape:
+        if isinstance(entry.module, OfficialSMLPNet):
+            counterpart = entry.name[len('official-'):]
+            backbone = ours.get(counterpart)
+            if backbone is None or tuple(backbone.img_size) != shape:
+                continue
             copy_weights_from_smlpnet(backbone, entry.module)
-            if entry.reference is None:
-                entry.reference = label(counterpart, entry.variant)
+        elif entry.name.endswith('-linear') and entry.name in NAMED_MODELS:
+            counterpart = entry.name[:-len('-linear')]
+            backbone = ours.get(counterpart)
+            if backbone is None:
+                continue
+            entry.module.load_state_dict(backbone.state_dict())
+        else:
+            continue
+        if entry.reference is None:
+            entry.reference = label(counterpart, entry.variant)
 
 
 def check_outputs(entries: List[Entry], inputs, amp_dtype) -> None:
@@ -477,8 +513,8 @@ def measure_memory(args, entries: List[Entry], inputs, mode, shape):
 
 def count_forward_flops(entries: List[Entry], inputs: torch.Tensor) -> None:
     """FLOPs of one image's forward pass of every model (matrix multiplies
-    and convolutions, as mmsmlp.analysis.count_flops counts them), shared by its
-    variants."""
+    and convolutions, as mmsmlp.analysis.count_flops counts them), shared by
+    its variants."""
     image = inputs[:1]
     counted = {}
     for entry in entries:
@@ -676,15 +712,16 @@ def settings(args, matmul_rate: Optional[float]) -> Dict[str, object]:
         python=platform.python_version(),
         variants=', '.join(args.variants),
         amp_dtype=args.amp_dtype if uses_amp else None,
-        compile=('torch.compile, default mode' if any(
+        compile=(('torch.compile, default mode' +
+                  (', frozen weights' if args.freeze else '')) if any(
             v.endswith('compiled') for v in args.variants) else 'eager only'),
         batch_size=args.batch_size,
         memory_format=('channels_last'
                        if args.channels_last else 'contiguous (NCHW)'),
         optimizer=('AdamW, lr 1e-4, weight decay 0.05, torch defaults '
                    'otherwise' if 'train-step' in args.modes else None),
-        flops='matmuls and convolutions counted by mmsmlp.analysis.count_flops; training '
-        'steps 3x the forward pass',
+        flops='matmuls and convolutions counted by '
+        'mmsmlp.analysis.count_flops; training steps 3x the forward pass',
         bf16_matmul_tflops=matmul_rate,
         bf16_matmul_size=args.matmul_size or None)
     return info
@@ -751,6 +788,13 @@ def parse_args(argv=None):
         action='store_true',
         help='add a torch.compile variant of every model')
     parser.add_argument(
+        '--freeze',
+        action='store_true',
+        help='compiled variants: inductor treats the weights as constants '
+        '(torch._inductor.config.freezing), folding BatchNorm into '
+        'convolutions and prepacking weights for oneDNN on the CPU; '
+        'inference only')
+    parser.add_argument(
         '--variants',
         nargs='+',
         choices=VARIANTS,
@@ -812,6 +856,12 @@ def parse_args(argv=None):
         args.variants = ['fp32'] + ['amp'] * args.amp + ['compiled'] * (
             args.compile)
     args.variants = list(dict.fromkeys(args.variants))
+    if args.freeze and not any(v.endswith('compiled') for v in args.variants):
+        parser.error('--freeze applies to compiled variants: add --compile '
+                     '(or --variants ... compiled).')
+    if args.freeze and set(args.modes) - {'inference'}:
+        parser.error('--freeze makes the weights constants, which a training '
+                     'step cannot update: use it with --modes inference.')
     if args.matmul_size is not None and args.matmul_size < 0:
         parser.error('--matmul-size must be >= 0')
     for name in args.models:
@@ -847,6 +897,9 @@ def main(argv=None):
         torch.backends.cudnn.allow_tf32 = True
     if args.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True
+    if args.freeze:
+        from torch._inductor import config as inductor_config
+        inductor_config.freezing = True
     if args.probe_memory:
         shape = args.shapes[0]
         entries, _ = build_entries(args, shape)

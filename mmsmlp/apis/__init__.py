@@ -1,7 +1,7 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
 """What ``tools/`` needs to run mmpretrain, mmdet and mmseg configs alike."""
-from .options import (add_common_args, add_prediction_dump,
-                      attach_pickle_dump, enable_amp, enable_auto_scale_lr,
+from .options import (add_common_args, add_prediction_dump, attach_pickle_dump,
+                      enable_amp, enable_amp_test, enable_auto_scale_lr,
                       enable_show_dir, enable_tta, export_local_rank,
                       set_resume, use_atomic_checkpoints)
 from .toolkit import (SUPPORTED_SCOPES, build_model, build_runner, check_file,
@@ -10,7 +10,7 @@ from .toolkit import (SUPPORTED_SCOPES, build_model, build_runner, check_file,
 __all__ = [
     'SUPPORTED_SCOPES', 'add_common_args', 'add_prediction_dump',
     'attach_pickle_dump', 'build_model', 'build_runner', 'check_file',
-    'enable_amp', 'enable_auto_scale_lr', 'enable_show_dir', 'enable_tta',
-    'export_local_rank', 'import_toolkit', 'load_config', 'set_resume',
-    'tensor_forward', 'use_atomic_checkpoints'
+    'enable_amp', 'enable_amp_test', 'enable_auto_scale_lr',
+    'enable_show_dir', 'enable_tta', 'export_local_rank', 'import_toolkit',
+    'load_config', 'set_resume', 'tensor_forward', 'use_atomic_checkpoints'
 ]

@@ -14,6 +14,7 @@ import os.path as osp
 import warnings
 from typing import Optional
 
+import torch
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 
@@ -124,6 +125,30 @@ def use_atomic_checkpoints(cfg: Config) -> None:
 
 # ---------------------------------------------------------------------------
 # Test options: where the toolkits differ.
+
+
+def enable_amp_test(cfg: Config) -> None:
+    """Run the test loop under autocast: mmengine's ``TestLoop`` with
+    ``fp16=True``, which autocasts to float16 on CUDA and to bfloat16 on the
+    CPU.
+
+    mmdet models are refused on the CPU: their boxes reach mmcv 2.1's CPU
+    ``nms`` and ``roi_align``, which have no bfloat16 kernels.
+    """
+    if cfg.get('default_scope') == 'mmdet' and not torch.cuda.is_available():
+        raise ValueError(
+            '--amp on the CPU autocasts to bfloat16, and mmcv\'s CPU nms and '
+            'roi_align, which mmdet models call, have no bfloat16 kernels; '
+            'test mmdet models with --amp on a GPU (float16), or without '
+            '--amp on the CPU.')
+    test_cfg = cfg.get('test_cfg') or ConfigDict()
+    loop_type = test_cfg.get('type', 'TestLoop')
+    if loop_type != 'TestLoop':
+        raise ValueError(f'--amp needs test_cfg.type="TestLoop" (mmengine\'s, '
+                         f'which has the fp16 option), but the config uses '
+                         f'{loop_type!r}.')
+    test_cfg.fp16 = True
+    cfg.test_cfg = test_cfg
 
 
 def enable_show_dir(cfg: Config, show_dir: str) -> None:
