@@ -36,14 +36,15 @@ constants (inference only). ``--channels-last`` converts models and inputs to
 the channels-last memory format.
 
 Each model's FLOPs are counted once per input size by the project's FLOP
-counter, ``mmsmlp.analysis.count_flops`` (matrix multiplies and convolutions
-of one image's forward pass, 2 FLOPs per multiply-add); a training step
+counter, ``mmsmlp.analysis.count_flops`` (matrix multiplies and convolutions of
+one image's forward pass, 2 FLOPs per multiply-add); a training step
 (``train``, ``train-step``) is counted as 3x the forward pass (backward = 2x
 forward), the optimizer update not at all. Achieved TFLOP/s are these FLOPs
-over the median step time, shown next to the rate of a bf16 ``N x N @ N x N`` matrix multiply measured at the
-start of the run (``--matmul-size N``, 8192 on GPU by default). A settings
-header states the device, torch, CUDA, cuDNN, TF32, cuDNN autotuning, the
-allocator, the AMP dtype, batch size, memory format and variants.
+over the median step time, shown next to the rate of a bf16 ``N x N @ N x N``
+matrix multiply measured at the start of the run (``--matmul-size N``, 8192 on
+GPU by default). A settings header states the device, torch, CUDA, cuDNN, TF32,
+cuDNN autotuning, the allocator, the AMP dtype, batch size, memory format and
+variants.
 
 At start-up the script tunes glibc's allocator as the train and test tools do
 (``mmsmlp.utils.tune_malloc``; ``MMSMLP_TUNE_MALLOC=0`` or any ``MALLOC_*_``
