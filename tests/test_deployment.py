@@ -337,3 +337,23 @@ import mmsmlp.deployment.mmdeploy_support
 print(before[0] is torch.onnx.export, before[1], hasattr(opset9, '_cast_Long'))
 '''
     assert run('-c', probe).split() == ['False', 'False', 'True']
+
+
+def test_an_fx_wrap_during_an_export_survives_mmdeploys_rewriter():
+    """A torch.fx.wrap while mmdeploy's rewriters are active (timm's, when an
+    export imports it) neither breaks the rewriter's exit nor is undone."""
+    probe = '''
+import torch.fx
+from torch.fx._symbolic_trace import _wrapped_fns_to_patch
+from mmdeploy.core import RewriterContext
+import mmsmlp.deployment.mmdeploy_support
+
+def registered_during_export(x):
+    return x
+
+with RewriterContext(cfg={}, backend='onnxruntime'):
+    torch.fx.wrap('registered_during_export')
+print(any(name == 'registered_during_export'
+          for _, name in _wrapped_fns_to_patch))
+'''
+    assert run('-c', probe).split() == ['True']

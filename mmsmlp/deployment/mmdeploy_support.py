@@ -4,8 +4,9 @@ sMLPNet detectors and segmentors exact in onnxruntime at every input size.
 
 Importing this module imports mmdeploy and applies, once:
 
-* two fixes that let mmdeploy 1.3.1 export on torch >= 2.9
-  (:func:`use_torchscript_exporter`, :func:`restore_cast_long`);
+* three fixes that let mmdeploy 1.3.1 export on torch >= 2.9
+  (:func:`use_torchscript_exporter`, :func:`restore_cast_long`,
+  :func:`keep_fx_wrap_registrations`);
 * rewrites, registered with mmdeploy's ``FUNCTION_REWRITER`` for the
   onnxruntime backend, so that they act only while mmdeploy exports a model,
   each making the graph compute what the PyTorch model computes: adaptive
@@ -79,6 +80,36 @@ def restore_cast_long():
         return g.op('Cast', input, to_i=_ONNX_INT64)
 
     symbolic_opset9._cast_Long = _cast_Long
+
+
+def keep_fx_wrap_registrations():
+    """Stop mmdeploy's rewriter from popping torch.fx's registry of wrapped
+    functions when it leaves an export.
+
+    mmdeploy 1.3.1's ``FunctionRewriter.exit``
+    (``mmdeploy/core/rewriters/function_rewriter.py``) pops as many entries
+    off ``torch.fx._symbolic_trace._wrapped_fns_to_patch`` as were added
+    during the export, as if it were a list; in torch 2.14 it is a dict, so
+    any ``torch.fx.wrap`` during an export ends it with ``KeyError: -1``:
+    with timm installed, the first mmdet, mmseg or mmpretrain export imports
+    it and its ``torch.fx.wrap`` calls. mmdeploy adds no entries to a dict
+    (its ``_fx_wrap_copied_fn`` appends only to a list), so there is nothing
+    of its own to remove, and what others registered must stay.
+    """
+    from mmdeploy.core.rewriters.function_rewriter import (
+        FunctionRewriter, _wrapped_fns_to_patch)
+    exit_ = FunctionRewriter.exit
+    if (not isinstance(_wrapped_fns_to_patch, dict)
+            or getattr(exit_, '_mmsmlp_keeps_fx_wraps', False)):
+        return
+
+    @functools.wraps(exit_)
+    def exit_keeping_fx_wraps(self):
+        self._ori_fx_wrap_num = len(_wrapped_fns_to_patch)
+        exit_(self)
+
+    exit_keeping_fx_wraps._mmsmlp_keeps_fx_wraps = True
+    FunctionRewriter.exit = exit_keeping_fx_wraps
 
 
 def adaptive_pooling_matrix(x: torch.Tensor, dim: int,
@@ -291,3 +322,4 @@ def check_mmdeploy_version():
 check_mmdeploy_version()
 use_torchscript_exporter()
 restore_cast_long()
+keep_fx_wrap_registrations()
