@@ -24,6 +24,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from mmsmlp.testing import OfficialSMLPNet, official_from_smlpnet
 
+from .benchmark import max_rel_diff
+
 OpTimes = Dict[str, Tuple[int, float]]  # operator -> (calls, self ms)
 
 
@@ -82,13 +84,13 @@ def logit_functions(backbone: nn.Module,
 
 def max_rel_diffs(functions: Dict[str, Callable],
                   inputs: torch.Tensor) -> Dict[str, float]:
-    """Each function's max |a - b| / max |b| against the first one's."""
+    """Each function's :func:`~mmsmlp.analysis.benchmark.max_rel_diff`
+    against the first one's."""
     with torch.no_grad():
         outputs = {name: fn(inputs) for name, fn in functions.items()}
     reference = next(iter(outputs.values()))
-    scale = reference.abs().max().item()
     return {
-        name: (out - reference).abs().max().item() / scale
+        name: max_rel_diff(out, reference)
         for name, out in outputs.items()
     }
 
