@@ -414,6 +414,7 @@ def test_drop_path_decays_linearly():
     (dict(arch=dict(embed_dims=8)), 'missing'),
     (dict(arch=dict(embed_dims=8, depths=(1, 2))), 'depths must be 4'),
     (dict(out_indices=(0, 4)), 'out_indices'),
+    (dict(out_indices=()), 'out_indices is empty'),
     (dict(frozen_stages=5), 'frozen_stages'),
     (dict(mixing_mode='crop'), "mixing_mode='crop'"),
     (dict(token_mixing='attention'), "token_mixing='attention'"),
@@ -431,6 +432,16 @@ def test_too_small_input_and_wrong_channels_raise():
     with pytest.raises(ValueError, match='set in_channels'):
         model(torch.rand(1, 1, 64, 64))
     assert small_net(in_channels=1)(torch.rand(1, 1, 64, 64))
+
+
+@pytest.mark.parametrize('images,weights', [
+    (torch.bfloat16, torch.float32), (torch.float16, torch.float32),
+    (torch.float32, torch.bfloat16), (torch.uint8, torch.float32)])
+def test_images_of_another_dtype_than_the_weights_raise(images, weights):
+    model = small_net().to(weights)
+    with pytest.raises(TypeError, match=f'{images} images but its weights '
+                       f'are {weights}'):
+        model(torch.zeros(1, 3, 64, 64, dtype=images))
 
 
 def test_checkpoint_of_another_arch_is_refused_with_its_arch():
@@ -459,3 +470,74 @@ def test_pointwise_linear_is_nn_linear_on_channels_last_features():
     torch.testing.assert_close(
         torch.autograd.grad(actual, [x, pointwise.weight], grad),
         torch.autograd.grad(expected, [x, linear.weight], grad))
+
+
+# ---------------------------------------------------------- half precision
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize('length', [7, 55, 57, 111, 250, 257, 334, 700])
+def test_resized_weight_in_half_precision_is_the_float32_one_rounded(
+        dtype, length):
+    """bfloat16 holds integers exactly only up to 256: positions computed
+    in it picked the wrong samples (NaN at 334 tokens)."""
+    torch.manual_seed(0)
+    weight, bias = torch.randn(56, 56), torch.randn(56)
+    expected = resize_axial_weight(weight, bias, length)
+    resized = resize_axial_weight(weight.to(dtype), bias.to(dtype), length)
+    for half, full in zip(resized, expected):
+        assert half.dtype == dtype
+        # The inputs' rounding, carried through the two resamplings.
+        torch.testing.assert_close(half.float(), full, rtol=0,
+                                   atol=4 * torch.finfo(dtype).eps
+                                   * full.abs().max().item())
+
+
+@pytest.mark.parametrize('mode', ['resize', 'window'])
+@pytest.mark.parametrize('img_size,size', [
+    (224, (800, 1333)),  # detection size, 334 tokens along W at stride 4
+    ((64, 800), (64, 1336)),  # a grid above 256 tokens at the reference
+    (224, (96, 96)),
+])
+def test_half_precision_models_compute_the_float32_function(
+        mode, img_size, size):
+    torch.manual_seed(0)
+    arch = dict(embed_dims=16, depths=(1, 1, 1, 1))
+    model = SMLPNet(arch, img_size=img_size, mixing_mode=mode).eval()
+    randomize_batch_norms(model)
+    image = torch.rand(1, 3, *size)
+    with torch.no_grad():
+        expected = model(image)
+        for dtype in (torch.bfloat16, torch.float16):
+            cast = SMLPNet(arch, img_size=img_size, mixing_mode=mode).eval()
+            cast.load_state_dict(model.state_dict())
+            outs = cast.to(dtype)(image.to(dtype))
+            with torch.autocast('cpu', dtype=dtype):
+                autocast_outs = model(image)
+            for out, mixed, full in zip(outs, autocast_outs, expected):
+                assert out.dtype == dtype
+                # Measured: 2-3 eps of relative error (norm-wise) at the last
+                # stage in both cases; positions computed in bfloat16 gave
+                # NaN at 1333 px.
+                for result in (out, mixed):
+                    error = (result.float() - full).norm() / full.norm()
+                    assert error < 5 * torch.finfo(dtype).eps, (dtype, error)
+
+
+# ------------------------------------------------------------ torch.compile
+@pytest.mark.parametrize('mode,graphs', [('resize', 1), ('window', 2)])
+@pytest.mark.parametrize('axis', [1, 2])
+def test_axial_mixing_compiles_once_for_every_length(mode, graphs, axis):
+    """dynamic=True: one graph for every length in resize mode (the eager
+    shortcut at the reference length is not taken while compiling, where
+    it would guard the graph on the length); in window mode one for axes
+    of at most one window and one for longer axes."""
+    from torch._dynamo.utils import counters
+    torch._dynamo.reset()
+    counters.clear()
+    mixer = AxialLinear(8, axis, mode, shift=True)
+    compiled = torch.compile(mixer, dynamic=True, backend='eager')
+    for length in (5, 8, 13, 3, 16, 8, 30, 2, 9):
+        shape = [2, 7, 6, 4]
+        shape[axis] = length
+        x = torch.rand(shape)
+        torch.testing.assert_close(compiled(x), mixer(x))
+    assert counters['stats']['unique_graphs'] == graphs

@@ -252,8 +252,8 @@ def test_wrong_prefix_is_named(tmp_path):
     backbone = small_net(init_cfg=dict(
         type='Pretrained', checkpoint=str(path), prefix='neck.'))
     with pytest.raises(ValueError, match=(
-            r"No key fits: under '' the checkpoint has 1 keys .*conv.weight.*"
-            r'is the prefix right')):
+            r"not an sMLPNet checkpoint: none of its 1 keys is an SMLPNet "
+            r"tensor under '' \(the first: conv.weight\).*check the prefix")):
         backbone.init_weights()
 
 

@@ -18,15 +18,16 @@ name is bound to :func:`_history_buffer_method`, which resolves only
 
 **Loaders.** mmengine reads every checkpoint (``load_from``, a ``Pretrained``
 init_cfg, ``mmpretrain.get_model``) through the loader that
-``CheckpointLoader`` registered for its prefix. mmsmlp wraps the local and
-the HTTP(S) loaders, and adds one for SPACH's release URLs that downloads
-into torch hub's cache with ``weights_only=True``. Whatever they read that
-is an official sMLPNet checkpoint comes back converted to mmpretrain's
-layout (``backbone.*`` and ``head.fc.*`` keys), with one log line, so it
-loads into a classifier, or into a backbone with ``prefix='backbone.'``,
-like a checkpoint trained here. ``PATH#model_ema`` (or ``URL#model_ema``)
-takes the trainer's EMA weights instead of ``model``; anything else passes
-through unchanged.
+``CheckpointLoader`` registered for its prefix. mmsmlp registers one for
+each of SPACH's two sMLPNet URLs (downloaded into torch hub's cache with
+``weights_only=True``) and wraps the local loader. An official sMLPNet
+checkpoint that they read comes back converted to mmpretrain's layout
+(``backbone.*`` and ``head.fc.*`` keys), with one log line, so it loads
+into a classifier, or into a backbone with ``prefix='backbone.'``, like a
+checkpoint trained here. ``PATH#model_ema`` (or ``URL#model_ema``) takes
+the trainer's EMA weights instead of ``model``. Every other checkpoint,
+local or remote, loads exactly as without mmsmlp (tested in subprocesses
+with and without the import).
 """
 import os.path as osp
 import re
@@ -43,6 +44,9 @@ from mmsmlp.converters import (OFFICIAL_RELEASES, OFFICIAL_WEIGHTS,
                                is_official_checkpoint, official_to_mmpretrain)
 
 WEIGHTS_SUFFIX = re.compile(r'#(model|model_ema)$')
+#: The scheme (a regular expression, as mmengine matches them) of SPACH's
+#: sMLPNet release files: ``.../releases/download/TAG/smlp_*.pth``.
+SMLPNET_RELEASES = re.escape(OFFICIAL_RELEASES) + r'[^/#]+/smlp_[^/#]*\.pth'
 
 
 # Registered by HistoryBuffer.__init__, so absent until a buffer exists.
@@ -91,9 +95,10 @@ def allow_mmengine_checkpoint_globals() -> None:
 
 # ------------------------------------------------------------- loaders
 def _split_weights_choice(filename: str):
-    """``'PATH#model_ema'`` -> ``('PATH', 'model_ema')``; no suffix -> None."""
+    """``'PATH#model_ema'`` -> ``('PATH', 'model_ema')``; no suffix -> None.
+    A local file whose own name ends in ``#model`` is read as it is."""
     match = WEIGHTS_SUFFIX.search(filename)
-    if match is None:
+    if match is None or osp.isfile(osp.expanduser(filename)):
         return filename, None
     return filename[:match.start()], match.group(1)
 
@@ -119,38 +124,56 @@ def _to_mmpretrain(checkpoint, filename: str, entry):
     return converted
 
 
-def _wrap(mmengine_loader, name: str):
-    """A loader that reads like ``mmengine_loader`` and converts official
-    checkpoints; named ``load_from_*`` as mmengine's log line expects."""
+def load_from_local(filename, map_location=None):
+    """mmengine's local loader, which converts official sMLPNet files.
 
-    def loader(filename, map_location=None):
-        path, entry = _split_weights_choice(filename)
-        return _to_mmpretrain(mmengine_loader(path, map_location), path,
-                              entry)
+    It replaces mmengine's own for one documented feature: an official
+    SPACH file on disk, given as ``load_from``, to ``tools/test.py`` or as a
+    ``Pretrained`` checkpoint, loads like one trained here (``PATH#model_ema`` takes its EMA weights). Every other file comes
+    back exactly as mmengine's loader returns it; only failures say more:
+    a file that ``torch.load`` cannot read is named as not a checkpoint."""
+    path, entry = _split_weights_choice(filename)
+    if not osp.isfile(osp.expanduser(path)):
+        raise FileNotFoundError(f'{path} can not be found.{_hint(path)}')
+    try:
+        checkpoint = _MMENGINE_LOADERS[''](path, map_location)
+    except (EOFError, KeyError, RuntimeError) as error:
+        if not _unreadable(error):
+            raise
+        raise CheckpointError(
+            f'{path} is not a checkpoint: torch.load cannot read it '
+            f'({type(error).__name__}: {error}). Give the .pth file that '
+            'mmengine or torch.save wrote; a file cut short by a copy or a '
+            'full disk reads like this too.') from error
+    return _to_mmpretrain(checkpoint, path, entry)
 
-    loader.__name__ = f'load_from_{name}'
-    return loader
+
+def _unreadable(error: Exception) -> bool:
+    """Whether ``torch.load`` failed because the file is no checkpoint at
+    all (empty, text, truncated), not because of what it holds."""
+    if isinstance(error, EOFError):
+        return True
+    if isinstance(error, KeyError):  # an unknown pickle opcode
+        return True
+    return 'PytorchStreamReader failed' in str(error)
 
 
-def _load_local(filename, map_location=None):
-    """mmengine's local loader, with a missing file explained."""
-    if not osp.isfile(osp.expanduser(filename)):
-        hint = ''
-        if osp.basename(filename).startswith('smlpnet-'):
-            hint = (' ImageNet weights of sMLPNet-S and -B are published by '
-                    'SPACH (the S and B configs download them); for '
-                    'sMLPNet-T there are none: train '
-                    'configs/smlpnet/smlpnet-tiny_8xb128_in1k.py and give its '
-                    'checkpoint, or train from scratch with init_cfg=None '
-                    '(docs/model_zoo.md, "Pretrained weights").')
-        raise FileNotFoundError(f'{filename} can not be found.{hint}')
-    return _MMENGINE_LOADERS[''](filename, map_location)
+def _hint(path: str) -> str:
+    if not osp.basename(path).startswith('smlpnet-'):
+        return ''
+    return (' ImageNet weights of sMLPNet-S and -B are published by SPACH '
+            '(the S and B configs download them); for sMLPNet-T there are '
+            'none: train configs/smlpnet/smlpnet-tiny_8xb128_in1k.py and give '
+            'its checkpoint, or train from scratch with init_cfg=None '
+            '(docs/model_zoo.md, "Pretrained weights").')
 
 
 def load_from_spach(filename, map_location=None):
     """Download an official SPACH sMLPNet checkpoint into torch hub's cache
     (``torch.hub.get_dir()/checkpoints``; on rank 0 first, as mmengine
-    does) and read it with ``weights_only=True``; converted."""
+    does) and read it with ``weights_only=True``; converted. Registered for
+    SPACH's sMLPNet file names only (``smlp_*.pth``): SPACH's other releases
+    (SPACH-Conv/MLP/Trans, ShiftViT) go through mmengine's own loader."""
     url, entry = _split_weights_choice(filename)
     if url not in OFFICIAL_WEIGHTS:
         raise CheckpointError(
@@ -184,17 +207,14 @@ _MMENGINE_LOADERS = {}
 
 
 def register_checkpoint_loaders() -> None:
-    """Register mmsmlp's loaders with mmengine's ``CheckpointLoader`` (the
-    local and HTTP(S) ones wrap mmengine's); registering twice does
+    """Register mmsmlp's loaders with mmengine's ``CheckpointLoader``:
+    :func:`load_from_spach` for SPACH's sMLPNet files (a scheme that
+    matches no other URL) and :func:`load_from_local` in place of
+    mmengine's local loader, which it calls. Registering twice does
     nothing."""
     schemes = CheckpointLoader._schemes
-    if OFFICIAL_RELEASES in schemes:
+    if schemes.get('') is load_from_local:
         return
-    for prefix in ('', 'http://', 'https://'):
-        _MMENGINE_LOADERS[prefix] = schemes[prefix]
-    CheckpointLoader.register_scheme('', _wrap(_load_local, 'local'),
-                                     force=True)
-    for prefix in ('http://', 'https://'):
-        CheckpointLoader.register_scheme(
-            prefix, _wrap(_MMENGINE_LOADERS[prefix], 'http'), force=True)
-    CheckpointLoader.register_scheme(OFFICIAL_RELEASES, load_from_spach)
+    _MMENGINE_LOADERS[''] = schemes['']
+    CheckpointLoader.register_scheme('', load_from_local, force=True)
+    CheckpointLoader.register_scheme(SMLPNET_RELEASES, load_from_spach)

@@ -46,10 +46,12 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
 
 def _exporting() -> bool:
     """Whether the model is being traced into a graph (``torch.onnx``,
-    ``torch.jit.trace``, ``torch.export``): a graph must not hold decisions
-    taken on the traced input size, so it takes the computation that holds
-    at every size."""
-    return torch.jit.is_tracing() or torch.compiler.is_exporting()
+    ``torch.jit.trace``, ``torch.export``, ``torch.compile``): a graph must
+    not hold decisions taken on the traced input size (a compiled one would
+    be guarded on it and recompiled at the next size), so it takes the
+    computation that holds at every size."""
+    return (torch.jit.is_tracing() or torch.compiler.is_exporting()
+            or torch.compiler.is_compiling())
 
 
 class PointwiseLinear(nn.Linear):
@@ -77,19 +79,24 @@ def length_as_tensor(length: int, dtype: torch.dtype, device) -> torch.Tensor:
 
 
 def resampling_matrix(length: int, ref_length: int,
-                      dtype: torch.dtype = torch.float32,
                       device=None) -> torch.Tensor:
-    """The ``(length, ref_length)`` matrix that resamples ``ref_length``
-    samples of a signal on [0, 1] to ``length`` samples with a triangle
-    (linear) filter: linear interpolation between the two nearest samples
-    when growing; when shrinking, the filter widens to the output spacing,
-    so each output averages the inputs its footprint covers (a low-pass
-    filter against aliasing). Rows sum to 1; at ``length == ref_length`` it
-    is exactly the identity. This is what
+    """The float32 ``(length, ref_length)`` matrix that resamples
+    ``ref_length`` samples of a signal on [0, 1] to ``length`` samples with
+    a triangle (linear) filter: linear interpolation between the two
+    nearest samples when growing; when shrinking, the filter widens to the
+    output spacing, so each output averages the inputs its footprint covers
+    (a low-pass filter against aliasing). Rows sum to 1; at
+    ``length == ref_length`` it is exactly the identity. This is what
     ``F.interpolate(mode='bilinear', align_corners=False, antialias=True)``
     does along one axis, written as a matrix so that it is a plain matmul
     for every exporter and compiler. Everything that depends on ``length``
-    is a tensor operation (see :func:`length_as_tensor`), in ``dtype``."""
+    is a tensor operation (see :func:`length_as_tensor`).
+
+    The positions are computed in float32 whatever the model's dtype:
+    bfloat16 holds integers exactly only up to 256 and float16 up to 2048,
+    so in those dtypes the positions of a long axis (334 tokens at 1333 px)
+    round to the wrong samples."""
+    dtype = torch.float32
     scale = ref_length / length_as_tensor(length, dtype, device)
     centers = (torch.arange(length, dtype=dtype, device=device) + 0.5) * scale
     positions = torch.arange(ref_length, dtype=dtype, device=device) + 0.5
@@ -110,14 +117,15 @@ def resize_axial_weight(weight: torch.Tensor, bias: torch.Tensor,
     summing over L inputs approximate the same integral as summing over N
     did (a weight that averages its inputs keeps averaging). The bias
     becomes R b. At L == N, R is the identity and the weight and bias come
-    out unchanged, bit for bit.
+    out unchanged, bit for bit. The resampling runs in float32 and the
+    results are cast back to the weight's dtype.
     """
     ref_length = weight.shape[0]
-    resample = resampling_matrix(length, ref_length, weight.dtype,
-                                 weight.device)
-    weight = resample @ weight @ resample.T * (
-        ref_length / length_as_tensor(length, weight.dtype, weight.device))
-    return weight, resample @ bias
+    resample = resampling_matrix(length, ref_length, weight.device)
+    resized = resample @ weight.float() @ resample.T * (
+        ref_length / length_as_tensor(length, torch.float32, weight.device))
+    resized_bias = resample @ bias.float()
+    return resized.to(weight.dtype), resized_bias.to(bias.dtype)
 
 
 class AxialLinear(nn.Module):
@@ -162,7 +170,7 @@ class AxialLinear(nn.Module):
         length = x.shape[self.axis]
         if not _exporting() and length == self.ref_length:
             # Both modes reduce to this at L == N, bit for bit; skipping
-            # their size arithmetic saves ~10% at batch 1 on the CPU.
+            # their size arithmetic saves ~10% at batch 1 in eager mode.
             return self._mix(x, self.weight, self.bias)
         if self.mode == 'resize':
             return self._mix(
@@ -686,6 +694,11 @@ class SMLPNet(BaseModule):
                     f'sMLPNet has stages 0-{cls.num_stages - 1} '
                     f'(or -4 to -1).')
             parsed.append(index % cls.num_stages)
+        if not parsed:
+            raise ValueError(
+                'out_indices is empty: list at least one stage (0-3) whose '
+                'output the backbone returns, e.g. out_indices=(3, ) for a '
+                'classifier or (0, 1, 2, 3) for an FPN.')
         return tuple(sorted(set(parsed)))
 
     @classmethod
@@ -734,6 +747,14 @@ class SMLPNet(BaseModule):
                 f'Input of {tuple(x.shape[-2:])} pixels is smaller than '
                 f'{MIN_INPUT_SIZE}x{MIN_INPUT_SIZE}, the total stride of '
                 f'sMLPNet; resize or pad the images to at least that.')
+        weight = self.stages[0].downsample.weight
+        if (x.dtype != weight.dtype
+                and not torch.is_autocast_enabled(x.device.type)):
+            raise TypeError(
+                f'SMLPNet got {x.dtype} images but its weights are '
+                f'{weight.dtype}: convert one to the other (e.g. '
+                f'model.to({x.dtype}) or images.to({weight.dtype})), or run '
+                'mixed precision under torch.autocast.')
 
     # ---------------------------------------------------- training options
     def _freeze_stages(self) -> None:

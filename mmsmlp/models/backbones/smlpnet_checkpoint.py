@@ -37,6 +37,10 @@ def adapt_state_dict(backbone, state_dict: dict, prefix: str) -> None:
     """Adapt ``state_dict`` in place for ``backbone`` (whose keys in it start
     with ``prefix``), or raise ``ValueError`` saying why it does not fit."""
     convert_official_layout(state_dict, prefix)
+    if not _holds_smlpnet(state_dict, prefix):
+        # Nothing to compare archs with: say what is there instead.
+        check_complete(backbone, state_dict, prefix)
+        return
     check_arch(backbone, state_dict, prefix)
     check_dense_token_mixing(backbone, state_dict, prefix)
     skip_unbuilt_layers(backbone, state_dict, prefix)
@@ -46,6 +50,17 @@ def adapt_state_dict(backbone, state_dict: dict, prefix: str) -> None:
 
 def _own_keys(state_dict: dict, prefix: str) -> List[str]:
     return [key for key in state_dict if key.startswith(prefix)]
+
+
+def _holds_smlpnet(state_dict: dict, prefix: str) -> bool:
+    """Whether the state dict has, under ``prefix``, a tensor only an
+    SMLPNet has: the stem, or a block's channel MLP (a checkpoint of a
+    backbone whose first stages are frozen and left out still has those).
+    Swin's ``stages.*.blocks.*`` keys, say, have neither."""
+    block_key = re.compile(re.escape(prefix) + r'stages\.\d+\.blocks\.\d+'
+                           r'\.channel_mixing\.fc1\.weight$')
+    return prefix + STEM_KEY in state_dict or any(
+        block_key.match(key) for key in state_dict)
 
 
 # ------------------------------------------------------------- layout
@@ -170,10 +185,19 @@ def skip_unbuilt_layers(backbone, state_dict: dict, prefix: str) -> None:
 # -------------------------------------------------------------- grids
 def match_grids(backbone, state_dict: dict, prefix: str) -> None:
     """Fit size-tied sMLP weights saved for another ``img_size`` to this
-    backbone's grids: resampled in ``'resize'`` mode, which computes the
-    same function at any input size either way; refused in ``'window'``
-    mode, where the weights define windows of the checkpoint's grid and
-    resampling them would change what the model computes."""
+    backbone's grids: resampled in ``'resize'`` mode, refused in
+    ``'window'`` mode, where the weights define windows of the checkpoint's
+    grid and resampling them would change what the model computes.
+
+    What resampling on load preserves: the loaded model computes exactly
+    what the checkpoint's model computes at this backbone's ``img_size``
+    (both then resample the checkpoint's weights to the same grids, once).
+    At other input sizes the loaded model resamples the already resampled
+    weights a second time, which is not the same filter as resampling the
+    originals once: a model of img_size 64 loaded at 160 matches the
+    original at 160 px only, and was 7-27% off at other sizes
+    (docs/model_zoo.md). Build the backbone with the checkpoint's
+    ``img_size`` to keep its function at every size."""
     other_grids = []
     for name, module in backbone.named_modules():
         if not isinstance(module, AxialLinear):
@@ -257,18 +281,28 @@ def _likely_cause(backbone, state_dict, prefix, missing, expected) -> str:
         return (f"Its SMLPNet weights are under '{where}', not "
                 f"'{prefix}': set prefix='{where}' in the Pretrained "
                 'init_cfg (or pass the state dict under that prefix).')
+    if len(missing) == len(expected) and not keys and prefix:
+        # mmengine's loader hands a child module only the keys under its
+        # prefix, so a backbone-only file given to the whole model arrives
+        # here empty.
+        return (f"This SMLPNet is the model's '{prefix}' and the checkpoint "
+                'has no keys under that prefix. A backbone-only state dict '
+                "(keys 'stages.0....', no prefix) loads with the backbone's "
+                "init_cfg=dict(type='Pretrained', checkpoint=FILE) instead "
+                "of load_from or tools/test.py, or after saving it with its "
+                f"keys prefixed by '{prefix}'.")
     if len(missing) == len(expected):
         nested = [key for key in keys
                   if isinstance(state_dict[key], dict)]
         sample = ', '.join(keys[:5]) or 'none'
-        return (f"No key fits: under '{prefix}' the checkpoint has "
-                f'{len(_own_keys(state_dict, prefix))} keys (of '
-                f'{len(keys)}; the first: {sample})'
+        return (f"It is not an sMLPNet checkpoint: none of its {len(keys)} "
+                f"keys is an SMLPNet tensor under '{prefix}' (the first: "
+                f'{sample})'
                 + (f', and {nested[:3]} hold nested dicts: a training '
                    'checkpoint whose weights are under one of them?'
                    if nested else '')
-                + '. Is it an sMLPNet checkpoint, and is the prefix right? '
-                'Official SPACH files are converted when they are loaded.')
+                + '. Give a checkpoint of an sMLPNet (official SPACH files '
+                'are converted when they are loaded), or check the prefix.')
     parts = sorted({
         '.'.join(key.split('.')[:2]) if key.startswith('stages.') else
         key.split('.')[0]
