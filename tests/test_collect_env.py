@@ -35,6 +35,19 @@ def test_installed_stack_reports_and_passes():
                  'Checkpoint allow-list (torch >= 2.6): active'):
         assert f'\n{line}' in run.stdout, line
     assert 'OK: this stack can run the cls det seg configs.' in run.stdout
+    # What a process without `import mmsmlp` sees, and what the import
+    # changes.
+    assert ('\nWithout import mmsmlp, checkpoint allow-list: inactive\n'
+            in run.stdout)
+    added, = (line for line in run.stdout.splitlines()
+              if line.startswith('import mmsmlp adds safe globals: '))
+    assert 'mmengine.logging.history_buffer.HistoryBuffer' in added
+    assert 'builtins.getattr (as mmsmlp.utils.checkpoint.' in added
+    loaders, = (line for line in run.stdout.splitlines()
+                if line.startswith('import mmsmlp sets checkpoint loaders: '))
+    assert ("'' (local files): mmsmlp.utils.checkpoint.load_from_local "
+            '(replacing mmengine.runner.checkpoint.load_from_local)' in loaders)
+    assert 'smlp_' in loaders and 'load_from_spach (new)' in loaders
 
 
 def test_installed_stack_has_no_problem(stack):

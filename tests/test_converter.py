@@ -246,3 +246,15 @@ def test_command_line_converts_and_reports_errors(tmp_path,
     assert result.returncode == 1
     assert "error: no 'model_ema' weights" in result.stderr
     assert not (tmp_path / 'ema.pth').exists()
+
+
+def test_command_line_refuses_to_overwrite_its_input(tmp_path,
+                                                     official_checkpoint):
+    src = official_checkpoint[0]
+    original = src.read_bytes()
+    (tmp_path / 'link.pth').symlink_to(src)
+    for dst in (src, tmp_path / '.' / src.name, tmp_path / 'link.pth'):
+        result = run_converter(src, dst)
+        assert result.returncode == 1
+        assert 'is the checkpoint being converted' in result.stderr
+        assert src.read_bytes() == original

@@ -583,6 +583,185 @@ def test_killed_while_saving_resumes_from_last_complete_checkpoint(
         load_state_dict(tmp_path / 'reference' / final))
 
 
+# The shipped demo configs with random augmentation in the data (random
+# crops and flips), the model (drop path) and the batches (mixup, cutmix),
+# on few images, checkpointed every epoch.
+AUGMENTED_CLASSIFIER = """
+_base_ = ['{repo}/configs/smlpnet/smlpnet-demo_1xb32_shapes.py']
+dataset = dict(data_root='{data}')
+train_dataloader = dict(
+    batch_size=16,
+    num_workers={num_workers},
+    persistent_workers={persistent},
+    dataset=dataset)
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dataset)
+test_dataloader = val_dataloader
+model = dict(
+    backbone=dict(drop_path_rate=0.2),
+    train_cfg=dict(augments=[
+        dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
+train_cfg = dict(max_epochs=3, val_interval=1)
+default_hooks = dict(
+    checkpoint=dict(interval=1, max_keep_ckpts=-1, save_best=None))
+randomness = dict(seed={seed})
+"""
+AUGMENTED_DETECTOR = """
+_base_ = ['{repo}/configs/mask_rcnn/mask-rcnn_smlpnet-demo_fpn_shapes.py']
+dataset = dict(data_root='{data}/', ann_file='annotations/instances_train.json',
+               data_prefix=dict(img='train/'))
+train_dataloader = dict(batch_size=4, num_workers={num_workers},
+                        persistent_workers={persistent}, dataset=dataset)
+model = dict(backbone=dict(drop_path_rate=0.2))
+train_cfg = dict(max_epochs=3)
+val_dataloader = val_cfg = val_evaluator = None
+default_hooks = dict(checkpoint=dict(interval=1))
+randomness = dict(seed={seed})
+"""
+
+
+@pytest.fixture(scope='module')
+def demo_data(tmp_path_factory):
+    """Small demo data sets: 48 classification and 8 detection images."""
+    root = tmp_path_factory.mktemp('demo_data')
+    for task, size in (('cls', ['--num-train', '8', '--num-val', '2']),
+                       ('det', ['--num-train', '8', '--num-val', '2'])):
+        subprocess.run([
+            sys.executable,
+            str(REPO / 'tools' / 'data' / f'make_demo_{task}.py'), '--out',
+            str(root / task), *size
+        ], check=True, capture_output=True, timeout=300)
+    return root
+
+
+def resume_beside_uninterrupted(tmp_path, config, processes):
+    """Train ``config`` for 3 epochs; then, in another work dir, resume from
+    its epoch-1 checkpoint (a new process, as after a kill). Gives both
+    runs' final weights."""
+    config = str(config)
+
+    def train(work_dir, *args):
+        if processes == 1:
+            run_tool(tmp_path, 'tools/train.py', config, '--work-dir',
+                     str(work_dir), *args)
+        else:
+            dist_train_on_two_cpus(tmp_path, config, work_dir, *args)
+
+    train(tmp_path / 'uninterrupted')
+    train(tmp_path / 'resumed', '--resume',
+          str(tmp_path / 'uninterrupted' / 'epoch_1.pth'))
+    return (load_state_dict(tmp_path / 'resumed' / 'epoch_3.pth'),
+            load_state_dict(tmp_path / 'uninterrupted' / 'epoch_3.pth'))
+
+
+@pytest.mark.parametrize(
+    'num_workers,processes', [(0, 1), (2, 1), (1, 2)],
+    ids=['in-process', 'two-workers', 'two-processes'])
+def test_resumed_augmented_classifier_matches_uninterrupted_run(
+        tmp_path, demo_data, num_workers, processes):
+    """The demo classification config, with random crops, flips, drop path,
+    mixup and cutmix, resumed after epoch 1, ends with the weights of the
+    uninterrupted run: with the transforms in the training process, in
+    persistent workers, and on two processes (a seed the config leaves to
+    mmengine, which draws one, comes from the checkpoint)."""
+    config = tmp_path / 'augmented.py'
+    config.write_text(
+        AUGMENTED_CLASSIFIER.format(
+            repo=REPO,
+            data=demo_data / 'cls',
+            num_workers=num_workers,
+            persistent=num_workers > 0,
+            seed=None if processes == 2 else 0))
+    resumed, uninterrupted = resume_beside_uninterrupted(
+        tmp_path, config, processes)
+    assert_same_tensors(resumed, uninterrupted)
+
+
+def test_resumed_augmented_detector_matches_uninterrupted_run(
+        tmp_path, demo_data):
+    """The demo Mask R-CNN config (random flips, aspect-ratio batches, RPN
+    and RoI sampling, drop path) in one data loader worker, likewise."""
+    config = tmp_path / 'augmented_detector.py'
+    config.write_text(
+        AUGMENTED_DETECTOR.format(
+            repo=REPO,
+            data=demo_data / 'det',
+            num_workers=1,
+            persistent=True,
+            seed=0))
+    resumed, uninterrupted = resume_beside_uninterrupted(tmp_path, config, 1)
+    assert_same_tensors(resumed, uninterrupted)
+
+
+def test_resume_without_a_checkpoint_warns_and_trains_from_scratch(
+        workspace):
+    """``--resume`` where nothing was saved trains from scratch, as the
+    toolkits' --resume does (requeued jobs rely on it), and says so."""
+    tmp_path, write_config = workspace
+    config = write_config('fresh', max_iters=2)
+    work_dir = tmp_path / 'misspelt'
+    result = run_tool(tmp_path, 'tools/train.py', config, '--work-dir',
+                      str(work_dir), '--resume')
+    assert (f'--resume: {work_dir} has no checkpoint to resume from'
+            in result.stderr)
+    assert 'training starts from scratch' in result.stderr
+    assert (work_dir / 'iter_2.pth').is_file()
+
+
+def test_resume_from_a_file_that_is_no_checkpoint_is_an_error(workspace):
+    tmp_path, write_config = workspace
+    text = tmp_path / 'notes.pth'
+    text.write_text('not a checkpoint')
+    result = run_tool(
+        tmp_path,
+        'tools/train.py',
+        write_config('plain'),
+        '--work-dir',
+        str(tmp_path / 'run'),
+        '--resume',
+        str(text),
+        check=False)
+    assert result.returncode != 0
+    assert f'{text} is not a checkpoint' in result.stderr
+    assert not (tmp_path / 'run' / 'iter_2.pth').exists()
+
+
+def test_moved_work_dir_resumes_from_its_own_files_and_prunes_leftovers(
+        workspace):
+    """A work dir moved elsewhere resumes from its own latest checkpoint
+    (``last_checkpoint`` holds the old absolute path), and checkpoints
+    beyond ``max_keep_ckpts=1`` that a killed run left (one between the
+    save and the deletion) are pruned at the next save."""
+    tmp_path, write_config = workspace
+
+    def keep_one(config):
+        text = Path(config).read_text().replace(
+            f'interval={CHECKPOINT_INTERVAL})',
+            f'interval={CHECKPOINT_INTERVAL}, max_keep_ckpts=1)')
+        Path(config).write_text(text)
+        return config
+
+    run_tool(tmp_path, 'tools/train.py', keep_one(write_config('first')),
+             '--work-dir', str(tmp_path / 'original'))
+    moved = tmp_path / 'moved'
+    shutil.move(tmp_path / 'original', moved)
+    final = f'iter_{TRAIN_ITERS}.pth'
+    shutil.copy(moved / final, moved / f'iter_{CHECKPOINT_INTERVAL}.pth')
+
+    longer = keep_one(
+        write_config(
+            'longer',
+            max_iters=TRAIN_ITERS + CHECKPOINT_INTERVAL,
+            custom_hooks="[dict(type='SaveStartStateHook')]"))
+    run_tool(tmp_path, 'tools/train.py', longer, '--work-dir', str(moved),
+             '--resume')
+    start = torch.load(moved / 'start_state.pth', map_location='cpu')
+    assert start['iter'] == TRAIN_ITERS
+    assert sorted(p.name for p in moved.glob('iter_*.pth')) == [
+        f'iter_{TRAIN_ITERS + CHECKPOINT_INTERVAL}.pth'
+    ]
+
+
 def test_test_with_amp_autocasts_to_bfloat16_on_the_cpu(workspace):
     tmp_path, write_config = workspace
     config = write_config(

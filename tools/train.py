@@ -11,7 +11,8 @@ import argparse
 
 from mmsmlp.apis import (add_common_args, build_runner, enable_amp,
                          enable_auto_scale_lr, export_local_rank, load_config,
-                         set_resume, use_atomic_checkpoints)
+                         set_resume, use_atomic_checkpoints,
+                         use_seeded_training)
 from mmsmlp.engine import shut_down_distributed
 from mmsmlp.utils import tune_malloc
 
@@ -61,6 +62,7 @@ def main():
         enable_auto_scale_lr(cfg)
     set_resume(cfg, args.resume)
     use_atomic_checkpoints(cfg)
+    use_seeded_training(cfg)
 
     runner = build_runner(cfg)
     runner.train()

@@ -3,7 +3,8 @@
 from .options import (add_common_args, add_prediction_dump, attach_pickle_dump,
                       enable_amp, enable_amp_test, enable_auto_scale_lr,
                       enable_show_dir, enable_tta, export_local_rank,
-                      set_resume, use_atomic_checkpoints)
+                      find_resume_checkpoint, set_resume,
+                      use_atomic_checkpoints, use_seeded_training)
 from .toolkit import (SUPPORTED_SCOPES, build_model, build_runner, check_file,
                       import_toolkit, load_config, tensor_forward)
 
@@ -12,5 +13,6 @@ __all__ = [
     'attach_pickle_dump', 'build_model', 'build_runner', 'check_file',
     'enable_amp', 'enable_amp_test', 'enable_auto_scale_lr',
     'enable_show_dir', 'enable_tta', 'export_local_rank', 'import_toolkit',
-    'load_config', 'set_resume', 'tensor_forward', 'use_atomic_checkpoints'
+    'find_resume_checkpoint', 'load_config', 'set_resume', 'tensor_forward',
+    'use_atomic_checkpoints', 'use_seeded_training'
 ]

@@ -18,6 +18,7 @@ import torch
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 
+from mmsmlp.utils import read_checkpoint_meta
 from .toolkit import check_file
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -101,17 +102,63 @@ def enable_auto_scale_lr(cfg: Config) -> None:
     auto_scale_lr.enable = True
 
 
-def set_resume(cfg: Config, resume: str) -> None:
-    """``--resume`` alone resumes from the work dir's latest checkpoint;
-    ``--resume CKPT`` from that checkpoint."""
+def set_resume(cfg: Config, resume: Optional[str]) -> None:
+    """``--resume`` alone resumes from the work dir's latest checkpoint, and
+    starts from scratch, with a warning, where there is none (as the
+    toolkits' ``--resume`` does, which requeued jobs rely on); ``--resume
+    CKPT`` from that checkpoint, which must exist and be readable.
+
+    A config without a seed (``randomness.seed=None``) takes the
+    checkpoint's: mmengine restores it only after the data samplers are
+    built with a fresh one, so the resumed run would shuffle differently.
+    """
     if resume is None:
         return
-    cfg.resume = True
     if resume == 'auto':
-        cfg.load_from = None
+        checkpoint = find_resume_checkpoint(cfg.work_dir)
+        if checkpoint is None:
+            warnings.warn(
+                f'--resume: {osp.abspath(cfg.work_dir)} has no checkpoint to '
+                'resume from (no last_checkpoint file), so training starts '
+                'from scratch. Check --work-dir if a run was saved there.')
+            return
     else:
         check_file(resume, 'Checkpoint to resume from')
-        cfg.load_from = resume
+        checkpoint = resume
+    cfg.resume = True
+    cfg.load_from = checkpoint
+    if '://' in checkpoint:
+        return
+    seed = read_checkpoint_meta(checkpoint).get('seed')
+    randomness = cfg.get('randomness') or ConfigDict()
+    if randomness.get('seed') is None and seed is not None:
+        cfg.randomness = ConfigDict(randomness, seed=seed)
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint that ``work_dir/last_checkpoint`` names, None without
+    that file.
+
+    The file holds the absolute path of the checkpoint saved last. A work
+    dir that was moved or copied resumes from its own file of that name;
+    the path itself is taken where the work dir has no such file
+    (checkpoints saved to another ``out_dir``).
+    """
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        recorded = f.read().strip()
+    own = osp.join(work_dir, osp.basename(recorded))
+    if osp.isfile(own):
+        return own
+    if osp.isfile(recorded):
+        return recorded
+    raise FileNotFoundError(
+        f'{record} names {recorded}, which does not exist, and '
+        f'{work_dir} has no {osp.basename(recorded)}: resume with --resume '
+        'CKPT from a checkpoint that exists, or delete last_checkpoint to '
+        'train from scratch.')
 
 
 def use_atomic_checkpoints(cfg: Config) -> None:
@@ -121,6 +168,26 @@ def use_atomic_checkpoints(cfg: Config) -> None:
     hook = cfg.get('default_hooks', {}).get('checkpoint', None)
     if hook is not None and hook.get('type') == 'CheckpointHook':
         hook.type = 'AtomicCheckpointHook'
+
+
+def use_seeded_training(cfg: Config) -> None:
+    """Make every random draw of training a function of its place in it, so
+    that a resumed run repeats the uninterrupted one: the training data are
+    sampled by :class:`mmsmlp.datasets.SeededSampler` and transformed by
+    :class:`mmsmlp.datasets.SeededDataset` (a seed per sample), and
+    :class:`mmsmlp.engine.IterationSeedHook` seeds each iteration."""
+    loader = cfg.get('train_dataloader')
+    if not loader:
+        return
+    if loader.sampler.get('type') != 'SeededSampler':
+        loader.sampler = ConfigDict(type='SeededSampler',
+                                    sampler=loader.sampler)
+    if loader.dataset.get('type') != 'SeededDataset':
+        loader.dataset = ConfigDict(type='SeededDataset',
+                                    dataset=loader.dataset)
+    hooks = cfg.get('custom_hooks') or []
+    if all(hook.get('type') != 'IterationSeedHook' for hook in hooks):
+        cfg.custom_hooks = [*hooks, ConfigDict(type='IterationSeedHook')]
 
 
 # ---------------------------------------------------------------------------

@@ -265,9 +265,16 @@ def convert_official_checkpoint(src, dst, use_ema=False) -> dict:
         weights key, epoch and the architecture read from the weights).
 
     Raises:
-        CheckpointError: ``src`` is not an official sMLPNet checkpoint, or
-        pickles types outside the allow-list; nothing is written.
+        CheckpointError: ``src`` is not an official sMLPNet checkpoint,
+            pickles types outside the allow-list, or is ``dst`` itself;
+            nothing is written.
     """
+    if Path(dst).exists() and Path(dst).samefile(src):
+        raise CheckpointError(
+            f'{dst} is the checkpoint being converted: writing there would '
+            'replace the official file and lose what the conversion leaves '
+            'out (the other weights, model or model_ema, and the optimizer '
+            'state). Give another output path.')
     converted = official_to_mmpretrain(
         load_untrusted(src), use_ema, source=Path(src).name)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)

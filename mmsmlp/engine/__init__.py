@@ -1,11 +1,11 @@
 # Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 from .distributed import (CPUDistributedDataParallel, GlooSyncBatchNorm,
                           configure_distributed, shut_down_distributed)
-from .hooks import AtomicCheckpointHook
+from .hooks import AtomicCheckpointHook, IterationSeedHook
 from .optimizers import LayerDecayOptimWrapperConstructor
 
 __all__ = [
     'AtomicCheckpointHook', 'CPUDistributedDataParallel', 'GlooSyncBatchNorm',
-    'configure_distributed', 'LayerDecayOptimWrapperConstructor',
+    'IterationSeedHook', 'configure_distributed', 'LayerDecayOptimWrapperConstructor',
     'shut_down_distributed'
 ]

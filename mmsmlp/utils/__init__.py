@@ -1,8 +1,8 @@
 from .allocator import tune_malloc
 from .checkpoint import (allow_mmengine_checkpoint_globals,
-                         register_checkpoint_loaders)
+                         read_checkpoint_meta, register_checkpoint_loaders)
 
 __all__ = [
-    'allow_mmengine_checkpoint_globals', 'register_checkpoint_loaders',
-    'tune_malloc'
+    'allow_mmengine_checkpoint_globals', 'read_checkpoint_meta',
+    'register_checkpoint_loaders', 'tune_malloc'
 ]

@@ -30,6 +30,7 @@ local or remote, loads exactly as without mmsmlp (tested in subprocesses
 with and without the import).
 """
 import os.path as osp
+import pickle
 import re
 from urllib.error import URLError
 
@@ -129,15 +130,45 @@ def load_from_local(filename, map_location=None):
 
     It replaces mmengine's own for one documented feature: an official
     SPACH file on disk, given as ``load_from``, to ``tools/test.py`` or as a
-    ``Pretrained`` checkpoint, loads like one trained here (``PATH#model_ema`` takes its EMA weights). Every other file comes
-    back exactly as mmengine's loader returns it; only failures say more:
-    a file that ``torch.load`` cannot read is named as not a checkpoint."""
+    ``Pretrained`` checkpoint, loads like one trained here
+    (``PATH#model_ema`` takes its EMA weights). Every other file comes back
+    exactly as mmengine's loader returns it; only failures say more: a file
+    that ``torch.load`` cannot read is named as not a checkpoint."""
     path, entry = _split_weights_choice(filename)
     if not osp.isfile(osp.expanduser(path)):
         raise FileNotFoundError(f'{path} can not be found.{_hint(path)}')
+    checkpoint = _read(path,
+                       lambda: _MMENGINE_LOADERS[''](path, map_location))
+    return _to_mmpretrain(checkpoint, path, entry)
+
+
+def read_checkpoint_meta(path: str) -> dict:
+    """The ``meta`` of the checkpoint file at ``path`` (empty if it has
+    none), read memory-mapped, so that a large file costs little; a file
+    that is not a checkpoint is a :class:`CheckpointError`."""
+
+    def load():
+        try:
+            return torch.load(
+                path, map_location='cpu', mmap=True, weights_only=True)
+        except RuntimeError as error:
+            if 'mmap can only be used' not in str(error):
+                raise
+        # Not a zip file: torch's legacy format, or no checkpoint at all.
+        return torch.load(path, map_location='cpu', weights_only=True)
+
+    checkpoint = _read(path, load)
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _read(path: str, load):
+    """``load()``, the reading of the file at ``path``, where a file that
+    ``torch.load`` cannot read is named as not a checkpoint."""
     try:
-        checkpoint = _MMENGINE_LOADERS[''](path, map_location)
-    except (EOFError, KeyError, RuntimeError) as error:
+        return load()
+    except (EOFError, KeyError, RuntimeError,
+            pickle.UnpicklingError) as error:
         if not _unreadable(error):
             raise
         raise CheckpointError(
@@ -145,7 +176,6 @@ def load_from_local(filename, map_location=None):
             f'({type(error).__name__}: {error}). Give the .pth file that '
             'mmengine or torch.save wrote; a file cut short by a copy or a '
             'full disk reads like this too.') from error
-    return _to_mmpretrain(checkpoint, path, entry)
 
 
 def _unreadable(error: Exception) -> bool:
@@ -155,7 +185,10 @@ def _unreadable(error: Exception) -> bool:
         return True
     if isinstance(error, KeyError):  # an unknown pickle opcode
         return True
-    return 'PytorchStreamReader failed' in str(error)
+    # weights_only's unpickler meets an unknown opcode; its refusals of
+    # globals ("Unsupported global") are no unreadable files.
+    return ('PytorchStreamReader failed' in str(error)
+            or 'Unsupported operand' in str(error))
 
 
 def _hint(path: str) -> str:

@@ -6,15 +6,18 @@
 Prints, as the OpenMMLab toolkits' ``collect_env`` do, mmengine's report
 (Python, CUDA, GPUs, compilers, PyTorch and how it was built, OpenCV,
 MMEngine) followed by cuDNN, mmcv and how its ops are compiled, mmpretrain,
-mmdet, mmseg, mmsmlp, whether the GPU runs a kernel and whether mmsmlp's
-allow-list for torch >= 2.6 ``weights_only`` checkpoint loading is active.
-It then lists every problem that stops the configs of the given tasks
+mmdet, mmseg, mmsmlp and whether the GPU runs a kernel. Then what importing
+mmsmlp changes, against a fresh Python process that does not import it:
+torch's ``weights_only`` allow-list (inactive without mmsmlp) and mmengine's
+checkpoint loaders. It then lists every problem that stops the configs of the given tasks
 (default: all three) from running, and exits with status 1 if there is one.
 """
 import argparse
 import dataclasses
 import importlib
 import importlib.metadata
+import json
+import subprocess
 import sys
 from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -24,7 +27,9 @@ from mmengine.utils import digit_version
 from mmengine.utils.dl_utils import collect_env as collect_base_env
 
 import mmsmlp
+from mmsmlp.utils import reading_probe
 from mmsmlp.utils.cuda_binary import mmcv_ops_archs
+from mmsmlp.utils.reading_probe import checkpoint_reading
 
 # torch >= 2.6 reads mmengine checkpoints only through mmsmlp's allow-list
 # (mmsmlp/utils/checkpoint.py), which needs that version's add_safe_globals.
@@ -73,6 +78,12 @@ class Stack:
     toolkits: Dict[str, Optional[str]]
     toolkit_errors: Dict[str, str]
     allow_list_active: bool
+    # What a process that imports mmsmlp, and a fresh one that does not,
+    # has in torch's allow-list and mmengine's checkpoint loaders
+    # (:func:`checkpoint_reading`).
+    reading: Dict[str, object] = dataclasses.field(default_factory=dict)
+    fresh_reading: Dict[str, object] = dataclasses.field(
+        default_factory=dict)
     # GPU architectures mmcv's CUDA ops hold code for ('9.0', '8.0+PTX').
     mmcv_cuda_archs: List[str] = dataclasses.field(default_factory=list)
     # Compute capabilities of the visible GPUs ('9.0').
@@ -141,6 +152,21 @@ def _allow_list_active() -> bool:
     return get_safe_globals is not None and HistoryBuffer in get_safe_globals()
 
 
+def fresh_checkpoint_reading() -> Dict[str, object]:
+    """:func:`checkpoint_reading` in a new Python process that does not
+    import mmsmlp: it runs the file of that function alone, which imports
+    only torch and mmengine."""
+    probe = (f'import json, runpy; print(json.dumps(runpy.run_path('
+             f'{reading_probe.__file__!r})["checkpoint_reading"]()))')
+    run = subprocess.run([sys.executable, '-c', probe],
+                         capture_output=True,
+                         text=True,
+                         timeout=300)
+    if run.returncode != 0:
+        raise RuntimeError(f'The fresh-process probe failed: {run.stderr}')
+    return json.loads(run.stdout.splitlines()[-1])
+
+
 def collect_stack() -> Stack:
     """Look at the installed stack (importing the installed toolkits)."""
     import mmengine
@@ -167,6 +193,8 @@ def collect_stack() -> Stack:
         toolkits=toolkits,
         toolkit_errors={t: e for t, e in toolkit_errors.items() if e},
         allow_list_active=_allow_list_active(),
+        reading=checkpoint_reading(),
+        fresh_reading=fresh_checkpoint_reading(),
         mmcv_cuda_archs=_mmcv_cuda_archs(),
         gpu_archs=_gpu_archs())
 
@@ -312,7 +340,31 @@ def collect_env(stack: Optional[Stack] = None) -> Dict[str, object]:
     env['GPU usable'] = (stack.cuda_available and not stack.gpu_error)
     env['Checkpoint allow-list (torch >= 2.6)'] = (
         'active' if stack.allow_list_active else 'inactive')
+    env.update(mmsmlp_changes(stack))
     return env
+
+
+def mmsmlp_changes(stack: Stack) -> Dict[str, str]:
+    """What ``import mmsmlp`` changes in how checkpoints are read, against
+    a fresh process without it."""
+    fresh, now = stack.fresh_reading, stack.reading
+    if not fresh or not now:
+        return {}
+    added = sorted(set(now['safe_globals']) - set(fresh['safe_globals']))
+    loaders = []
+    for prefix, loader in now['loaders'].items():
+        before = fresh['loaders'].get(prefix)
+        if loader != before:
+            where = repr(prefix) if prefix else "'' (local files)"
+            was = f'replacing {before}' if before else 'new'
+            loaders.append(f'{where}: {loader} ({was})')
+    return {
+        'Without import mmsmlp, checkpoint allow-list':
+        ('active' if any('HistoryBuffer' in name
+                         for name in fresh['safe_globals']) else 'inactive'),
+        'import mmsmlp adds safe globals': ', '.join(added) or 'none',
+        'import mmsmlp sets checkpoint loaders': '; '.join(loaders) or 'none',
+    }
 
 
 def parse_args(argv=None):
