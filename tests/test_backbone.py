@@ -541,3 +541,29 @@ def test_axial_mixing_compiles_once_for_every_length(mode, graphs, axis):
         x = torch.rand(shape)
         torch.testing.assert_close(compiled(x), mixer(x))
     assert counters['stats']['unique_graphs'] == graphs
+
+
+@pytest.mark.parametrize('arch,mode,dtype,size', [
+    ('tiny', 'resize', torch.float32, (224, 224)),
+    ('tiny', 'resize', torch.bfloat16, (800, 1344)),
+    ('tiny', 'window', torch.float16, (800, 1344)),
+    ('small', 'window', torch.bfloat16, (800, 1344)),
+    ('base', 'resize', torch.bfloat16, (800, 1344)),
+])
+def test_cuda_forward_traces_on_fake_tensors(arch, mode, dtype, size):
+    """The forward on CUDA, traced without a GPU by torch's FakeTensorMode:
+    every tensor it makes (resampling matrices, window padding) lives on
+    the input's device, in the model's dtype, at every stride."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    net = SMLPNet(arch, img_size=224, mixing_mode=mode).eval()
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        net = net.to('cuda', dtype)
+        with torch.no_grad():
+            outs = net(torch.empty(1, 3, *size, device='cuda', dtype=dtype))
+    channels = SMLPNet.arch_zoo[arch]['embed_dims']
+    for stage, out in enumerate(outs):
+        stride = 4 * 2**stage
+        assert out.shape == (1, channels * 2**stage, -(-size[0] // stride),
+                             -(-size[1] // stride))
+        assert out.device == torch.device('cuda', 0)
+        assert out.dtype == dtype
