@@ -46,7 +46,8 @@ def test_installed_stack_reports_and_passes():
     loaders, = (line for line in run.stdout.splitlines()
                 if line.startswith('import mmsmlp sets checkpoint loaders: '))
     assert ("'' (local files): mmsmlp.utils.checkpoint.load_from_local "
-            '(replacing mmengine.runner.checkpoint.load_from_local)' in loaders)
+            '(replacing mmengine.runner.checkpoint.load_from_local)'
+            in loaders)
     assert 'smlp_' in loaders and 'load_from_spach (new)' in loaders
 
 

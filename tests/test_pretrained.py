@@ -128,8 +128,8 @@ def test_downstream_configs_load_the_official_weights_by_default(
 
 
 def test_tiny_config_placeholder_says_how_to_get_weights():
-    model, _ = build_from_config('mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py',
-                                 'mmdet')
+    model, _ = build_from_config(
+        'mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py', 'mmdet')
     with pytest.raises(FileNotFoundError,
                        match='for sMLPNet-T there are none: train'):
         model.backbone.init_weights()

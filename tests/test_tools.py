@@ -608,8 +608,10 @@ randomness = dict(seed={seed})
 """
 AUGMENTED_DETECTOR = """
 _base_ = ['{repo}/configs/mask_rcnn/mask-rcnn_smlpnet-demo_fpn_shapes.py']
-dataset = dict(data_root='{data}/', ann_file='annotations/instances_train.json',
-               data_prefix=dict(img='train/'))
+dataset = dict(
+    data_root='{data}/',
+    ann_file='annotations/instances_train.json',
+    data_prefix=dict(img='train/'))
 train_dataloader = dict(batch_size=4, num_workers={num_workers},
                         persistent_workers={persistent}, dataset=dataset)
 model = dict(backbone=dict(drop_path_rate=0.2))

@@ -6,6 +6,7 @@ from .optimizers import LayerDecayOptimWrapperConstructor
 
 __all__ = [
     'AtomicCheckpointHook', 'CPUDistributedDataParallel', 'GlooSyncBatchNorm',
-    'IterationSeedHook', 'configure_distributed', 'LayerDecayOptimWrapperConstructor',
+    'IterationSeedHook', 'configure_distributed',
+    'LayerDecayOptimWrapperConstructor',
     'shut_down_distributed'
 ]

@@ -9,8 +9,9 @@ MMEngine) followed by cuDNN, mmcv and how its ops are compiled, mmpretrain,
 mmdet, mmseg, mmsmlp and whether the GPU runs a kernel. Then what importing
 mmsmlp changes, against a fresh Python process that does not import it:
 torch's ``weights_only`` allow-list (inactive without mmsmlp) and mmengine's
-checkpoint loaders. It then lists every problem that stops the configs of the given tasks
-(default: all three) from running, and exits with status 1 if there is one.
+checkpoint loaders. It then lists every problem that stops the configs of
+the given tasks (default: all three) from running, and exits with status 1
+if there is one.
 """
 import argparse
 import dataclasses

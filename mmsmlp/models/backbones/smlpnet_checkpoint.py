@@ -85,8 +85,9 @@ def convert_official_layout(state_dict: dict, prefix: str) -> None:
     source = ('a bare official state dict'
               if meta['weights'] == 'state_dict' else
               f"the '{meta['weights']}' weights of an official training "
-              "checkpoint (its EMA weights: load its 'model_ema' entry, or give the file "
-              "as 'PATH#model_ema' to a Pretrained init_cfg or load_from)")
+              "checkpoint (its EMA weights: load its 'model_ema' entry, or "
+              "give the file as 'PATH#model_ema' to a Pretrained init_cfg "
+              'or load_from)')
     print_log(
         f'SMLPNet: converted {source} to mmsmlp\'s layout (embed_dims='
         f"{meta['embed_dims']}, depths={meta['depths']}, img_size="
