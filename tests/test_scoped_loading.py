@@ -83,8 +83,16 @@ print('REPORT' + json.dumps(report))
 '''
 
 
+def mmpretrain_scope():
+    """mmpretrain's modules registered and its scope current, whatever
+    scope an earlier test left (mmdet, mmseg)."""
+    from mmpretrain.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+
+
 def small_resnet_classifier():
     from mmpretrain.models import ImageClassifier
+    mmpretrain_scope()
     return ImageClassifier(
         backbone=dict(type='mmpretrain.ResNet', depth=18, base_channels=8),
         neck=dict(type='mmpretrain.GlobalAveragePooling'),
@@ -94,6 +102,7 @@ def small_resnet_classifier():
 
 def small_swin_classifier():
     from mmpretrain.models import ImageClassifier
+    mmpretrain_scope()
     return ImageClassifier(
         backbone=dict(type='mmpretrain.SwinTransformer',
                       arch=dict(embed_dims=16, depths=[1, 1, 1, 1],
@@ -205,6 +214,7 @@ def test_a_backbone_only_file_as_load_from_says_how_to_load_it(tmp_path):
     """mmengine hands the backbone only the keys under its prefix, so the
     backbone saw none of the file's keys."""
     from mmpretrain.models import ImageClassifier
+    mmpretrain_scope()
     arch = dict(embed_dims=8, depths=(1, 1, 1, 1))
     path = tmp_path / 'backbone.pth'
     torch.save(SMLPNet(arch, img_size=64).state_dict(), path)
