@@ -147,10 +147,11 @@ def _gpu_archs() -> List[str]:
                    for i in range(torch.cuda.device_count())})
 
 
-def _allow_list_active() -> bool:
-    from mmengine.logging import HistoryBuffer
-    get_safe_globals = getattr(torch.serialization, 'get_safe_globals', None)
-    return get_safe_globals is not None and HistoryBuffer in get_safe_globals()
+def _allow_list_active(reading: Dict[str, object]) -> bool:
+    """Whether the safe globals of a :func:`checkpoint_reading` hold
+    mmsmlp's allow-list (mmengine's ``HistoryBuffer``)."""
+    return ('mmengine.logging.history_buffer.HistoryBuffer'
+            in reading['safe_globals'])
 
 
 def fresh_checkpoint_reading() -> Dict[str, object]:
@@ -180,6 +181,7 @@ def collect_stack() -> Stack:
         task: _import_error(TOOLKITS[task].module)
         for task, version in toolkits.items() if version is not None
     }
+    reading = checkpoint_reading()
     return Stack(
         torch=torch.__version__,
         cuda_available=torch.cuda.is_available(),
@@ -193,8 +195,8 @@ def collect_stack() -> Stack:
         mmcv_cuda_ops=mmcv_cuda_ops,
         toolkits=toolkits,
         toolkit_errors={t: e for t, e in toolkit_errors.items() if e},
-        allow_list_active=_allow_list_active(),
-        reading=checkpoint_reading(),
+        allow_list_active=_allow_list_active(reading),
+        reading=reading,
         fresh_reading=fresh_checkpoint_reading(),
         mmcv_cuda_archs=_mmcv_cuda_archs(),
         gpu_archs=_gpu_archs())
@@ -361,8 +363,7 @@ def mmsmlp_changes(stack: Stack) -> Dict[str, str]:
             loaders.append(f'{where}: {loader} ({was})')
     return {
         'Without import mmsmlp, checkpoint allow-list':
-        ('active' if any('HistoryBuffer' in name
-                         for name in fresh['safe_globals']) else 'inactive'),
+        'active' if _allow_list_active(fresh) else 'inactive',
         'import mmsmlp adds safe globals': ', '.join(added) or 'none',
         'import mmsmlp sets checkpoint loaders': '; '.join(loaders) or 'none',
     }
