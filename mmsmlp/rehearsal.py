@@ -1,0 +1,408 @@
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
+"""The dress rehearsal: the shipped configs, run as users run them.
+
+Each :class:`Rehearsal` is one shipped config trained for a few iterations
+through ``tools/dist_train.sh`` on CPU processes, continued with
+``--resume``, and evaluated by ``tools/dist_test.sh`` with its own
+evaluator. The runs start in a root directory that holds the datasets of
+:mod:`mmsmlp.datasets.layouts` where the configs look for them
+(``data/coco``, ...), so the configs read their real layouts through their
+own pipelines, unchanged but for the options each rehearsal lists with its
+reason. The ImageNet rehearsal writes ``checkpoints/smlpnet-tiny_in1k.pth``,
+the placeholder path from which the detection and segmentation configs
+initialise their backbones: the pretrain-then-fine-tune chain.
+
+Command line: ``tools/rehearsal.py``; the results are in
+``docs/rehearsal.md``.
+"""
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from mmsmlp.analysis.logs import read_json_lines, scalar_logs, test_metrics
+from mmsmlp.datasets.demo.classification import CLASSES as IMAGENET_CLASSES
+from mmsmlp.datasets.layouts import write_layouts
+from mmsmlp.model_index import mim_root
+from mmsmlp.utils.checkpoint import read_checkpoint_meta
+
+PRETRAINED = 'checkpoints/smlpnet-tiny_in1k.pth'  # the configs' placeholder
+LOG_EVERY_ITERATION = (('default_hooks.logger.interval=1',
+                        'log the losses of every iteration, to check each'), )
+# Randomly initialised detection heads score every box below the shipped
+# 0.05 after a few iterations, and CocoMetric computes nothing without
+# detections.
+KEEP_ALL_BOXES = 'the untrained heads score every box below 0.05'
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """One shipped config and how the rehearsal runs it.
+
+    Args:
+        name: a short name, for the command line and the table.
+        config: the config, relative to the repository's ``configs/``.
+        dataset: its dataset layout (a key of ``layouts.LAYOUTS``).
+        world_size: the number of processes.
+        iterations: training iterations before the resume, and again after.
+        batch_size: samples per process, when memory forces fewer than the
+            config's (None keeps the config's).
+        by_epoch: whether the config trains by epochs (mmpretrain, mmdet)
+            or by iterations (mmseg).
+        changes: ``(cfg option, reason)`` pairs beyond the data roots and
+            the schedule length.
+        test_args: extra ``tools/test.py`` options.
+    """
+    name: str
+    config: str
+    dataset: str
+    world_size: int
+    iterations: int
+    batch_size: Optional[int] = None
+    by_epoch: bool = True
+    changes: Tuple[Tuple[str, str], ...] = ()
+    test_args: Tuple[str, ...] = ()
+    config_batch_size: int = field(default=2, compare=False)
+
+    @property
+    def samples_per_gpu(self) -> int:
+        return self.batch_size or self.config_batch_size
+
+    def train_options(self) -> List[Tuple[str, str]]:
+        """Every ``--cfg-options`` entry of the training runs, with reasons.
+        The schedules stay as shipped: the runs are stopped, as a preempted
+        job is, once they have saved the checkpoint the rehearsal waits for.
+        """
+        if self.by_epoch:
+            indices = self.iterations * self.world_size * self.samples_per_gpu
+            options = [(f'train_dataloader.dataset.indices={indices}',
+                        f'an epoch of {self.iterations} iteration(s)')]
+        else:
+            options = [(f'default_hooks.checkpoint.interval={self.iterations}',
+                        f'a checkpoint every {self.iterations} iteration(s)')]
+        options += LOG_EVERY_ITERATION
+        if self.batch_size:
+            options.append((f'train_dataloader.batch_size={self.batch_size}',
+                            'CPU memory'))
+        return options + list(self.changes)
+
+    def checkpoint_name(self, run: int) -> str:
+        """The checkpoint that ends training run ``run`` (1 or 2)."""
+        if self.by_epoch:
+            return f'epoch_{run}.pth'
+        return f'iter_{run * self.iterations}.pth'
+
+
+def detection(name, config, world_size=2, iterations=1, score_key='rcnn'):
+    """A COCO detector; ``score_key`` is where its test_cfg keeps
+    ``score_thr`` (``None``: directly in test_cfg, as RetinaNet)."""
+    option = ('model.test_cfg.rcnn.score_thr=0.0'
+              if score_key == 'rcnn' else 'model.test_cfg.score_thr=0.0')
+    return Rehearsal(name, config, 'coco', world_size, iterations,
+                     changes=((option, KEEP_ALL_BOXES), ))
+
+
+def segmentation(name, config, dataset, world_size=2, iterations=1,
+                 test_args=(), config_batch_size=2):
+    return Rehearsal(name, config, dataset, world_size, iterations,
+                     by_epoch=False, test_args=test_args,
+                     config_batch_size=config_batch_size)
+
+
+# A training step of sMLPNet-T at batch 16 peaks at 4.4 GB in one process:
+# 8 such ranks exceed 24 GB.
+IMAGENET = Rehearsal(
+    'imagenet', 'smlpnet/smlpnet-tiny_8xb128_in1k.py', 'imagenet', 8, 1,
+    batch_size=4, config_batch_size=128)
+FULL = (
+    IMAGENET,
+    detection('mask-rcnn-1x', 'mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py',
+              world_size=8),
+    detection('mask-rcnn-3x',
+              'mask_rcnn/mask-rcnn_smlpnet-t_fpn_ms-crop-3x_coco.py'),
+    detection('mask-rcnn-layer-decay',
+              'mask_rcnn/mask-rcnn_smlpnet-t_fpn_layer-decay_1x_coco.py'),
+    detection(
+        'cascade-mask-rcnn-1x',
+        'cascade_rcnn/cascade-mask-rcnn_smlpnet-t_fpn_4conv1fc-giou_1x_coco.py'
+    ),
+    detection('faster-rcnn-1x',
+              'faster_rcnn/faster-rcnn_smlpnet-t_fpn_1x_coco.py'),
+    detection('retinanet-1x', 'retinanet/retinanet_smlpnet-t_fpn_1x_coco.py',
+              score_key=None),
+    segmentation('upernet-ade20k',
+                 'upernet/smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py',
+                 'ade20k', world_size=8, test_args=('--tta', )),
+    segmentation(
+        'upernet-layer-decay',
+        'upernet/smlpnet-t_upernet_8xb2-layer-decay-160k_ade20k-512x512.py',
+        'ade20k'),
+    segmentation('upernet-cityscapes',
+                 'upernet/smlpnet-t_upernet_4xb2-80k_cityscapes-512x1024.py',
+                 'cityscapes'),
+    segmentation('sem-fpn-ade20k',
+                 'sem_fpn/fpn_smlpnet-t_8xb4-40k_ade20k-512x512.py', 'ade20k',
+                 config_batch_size=4),
+)
+BY_NAME = {rehearsal.name: rehearsal for rehearsal in FULL}
+# One config per toolkit at its real input size, 2 processes, an iteration
+# before and one after the resume: what CI runs.
+CI = (
+    Rehearsal('imagenet', IMAGENET.config, 'imagenet', 2, 1, batch_size=16,
+              config_batch_size=128),
+    detection('mask-rcnn-1x', 'mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py'),
+    segmentation('upernet-ade20k',
+                 'upernet/smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py',
+                 'ade20k'),
+)
+
+
+def dataset_counts(rehearsals) -> Dict[str, Tuple[int, int]]:
+    """The training and validation images each dataset needs: enough for
+    the longest epoch, and one validation image a process. ImageNet counts
+    are per class, over its ``IMAGENET_CLASSES`` classes."""
+    counts = {}
+    for rehearsal in rehearsals:
+        need = rehearsal.iterations * rehearsal.world_size * (
+            rehearsal.samples_per_gpu)
+        val = rehearsal.world_size
+        if rehearsal.dataset == 'imagenet':
+            need, val = math.ceil(need / len(IMAGENET_CLASSES)), math.ceil(
+                val / len(IMAGENET_CLASSES))
+        old = counts.get(rehearsal.dataset, (1, 1))
+        counts[rehearsal.dataset] = (max(old[0], need), max(old[1], val))
+    return counts
+
+
+def free_port() -> int:
+    """A TCP port that is free now, for a launcher's rendezvous."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Step:
+    """One launcher run: its command, wall time, the peak resident set of
+    its largest process (a rank, as a rule) and its exit status (None when
+    the rehearsal stopped it)."""
+    command: List[str]
+    seconds: float
+    peak_rss_mib: float
+    returncode: Optional[int]
+
+
+def process_table() -> Dict[int, int]:
+    """``{pid: parent pid}`` of every live process."""
+    parents = {}
+    for stat in Path('/proc').glob('[0-9]*/stat'):
+        try:
+            # The fields after the command name: state, ppid, ...
+            parent = int(stat.read_text().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+        parents[int(stat.parent.name)] = parent
+    return parents
+
+
+def process_tree(pid: int) -> List[int]:
+    """``pid`` and its live descendants. torchrun starts each rank in a
+    session of its own, so a process group or session would miss them."""
+    children = {}
+    for child, parent in process_table().items():
+        children.setdefault(parent, []).append(child)
+    tree, pending = [], [pid]
+    while pending:
+        tree.append(pending.pop())
+        pending.extend(children.get(tree[-1], ()))
+    return tree
+
+
+def peak_rss_mib(pids: List[int]) -> float:
+    """The largest peak resident set (``VmHWM``) among ``pids``, in MiB."""
+    peak_kib = 0
+    for pid in pids:
+        try:
+            status = Path(f'/proc/{pid}/status').read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith('VmHWM:'):
+                peak_kib = max(peak_kib, int(line.split()[1]))
+    return peak_kib / 1024
+
+
+def kill_tree(pids: List[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def saved(work_dir: Path, checkpoint: str) -> bool:
+    """Whether the run has saved ``checkpoint`` and named it the latest,
+    which is what ``--resume`` reads."""
+    last = work_dir / 'last_checkpoint'
+    return last.is_file() and last.read_text().strip().endswith(checkpoint)
+
+
+def launch(command: List[str], root: Path, log: Path,
+           stop_after: Optional[Tuple[Path, str]] = None,
+           poll_seconds: float = 1.0) -> Step:
+    """Run a launcher in ``root``, its output into ``log``. With
+    ``stop_after=(work_dir, checkpoint)``, kill its processes, as a
+    preemption would, once the run has saved that checkpoint."""
+    env = dict(os.environ, PORT=str(free_port()))
+    # The launchers run `python`: this interpreter.
+    env['PATH'] = os.pathsep.join([os.path.dirname(sys.executable),
+                                   env.get('PATH', '')])
+    start = time.monotonic()
+    peak = 0.
+    with open(log, 'a') as out:
+        out.write(f'$ {" ".join(command)}\n')
+        out.flush()
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+        try:
+            while process.poll() is None:
+                tree = process_tree(process.pid)
+                peak = max(peak, peak_rss_mib(tree))
+                if stop_after and saved(*stop_after):
+                    break
+                time.sleep(poll_seconds)
+        finally:
+            stopped = process.poll() is None
+            # Also after an error here: no rank may outlive the rehearsal.
+            kill_tree(process_tree(process.pid))
+            process.wait()
+    return Step(command, time.monotonic() - start, peak,
+                None if stopped else process.returncode)
+
+
+class RehearsalError(RuntimeError):
+    pass
+
+
+def check_step(step: Step, what: str, log: Path) -> None:
+    if step.returncode not in (0, None):
+        raise RehearsalError(
+            f'{what} exited with {step.returncode}; its output is in {log}')
+
+
+def check_losses(work_dir: Path, resumed_from: Path) -> List[dict]:
+    """The training records of ``work_dir``: every loss finite, and the
+    second run resumed (it starts after the iteration of the checkpoint
+    ``resumed_from``, where a fresh start would log step 1 again)."""
+    first_run_steps = read_checkpoint_meta(str(resumed_from))['iter']
+    runs = [[r for r in read_json_lines(log) if 'loss' in r]
+            for log in scalar_logs(str(work_dir))]
+    records = [record for run in runs for record in run]
+    for record in records:
+        losses = {k: v for k, v in record.items() if k.startswith('loss')}
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise RehearsalError(f'Non-finite losses in {work_dir}: {record}')
+    if len(runs) != 2 or not all(runs):
+        raise RehearsalError(
+            f'{work_dir} holds {len(runs)} training logs with losses, '
+            'expected 2 (the run and its resumed continuation)')
+    if runs[1][0]['step'] != first_run_steps + 1:
+        raise RehearsalError(
+            f'The resumed run in {work_dir} logged step {runs[1][0]["step"]}'
+            f' first, expected {first_run_steps + 1}: it did not resume')
+    return records
+
+
+def cfg_options(options: List[Tuple[str, str]]) -> List[str]:
+    return ['--cfg-options'] + [option for option, _ in options]
+
+
+def rehearse(rehearsal: Rehearsal, root: Path, repo: Path) -> dict:
+    """Train, resume and test one rehearsal in ``root``; returns its row of
+    the results table."""
+    config = str(repo / 'configs' / rehearsal.config)
+    tools = repo / 'tools'
+    work_dir = root / 'work_dirs' / rehearsal.name
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    log = root / 'logs' / f'{rehearsal.name}.log'
+    log.parent.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
+    world = str(rehearsal.world_size)
+    common = ['--work-dir', str(work_dir)]
+    train = ['bash', str(tools / 'dist_train.sh'), config, world] + common
+    options = cfg_options(rehearsal.train_options())
+    steps = {}
+    for run, phase, extra in ((1, 'train', []), (2, 'resume', ['--resume'])):
+        checkpoint = rehearsal.checkpoint_name(run)
+        steps[phase] = launch(train + extra + options, root, log,
+                              stop_after=(work_dir, checkpoint))
+        check_step(steps[phase], f'{rehearsal.name} {phase}', log)
+        if not (work_dir / checkpoint).is_file():
+            raise RehearsalError(f'{rehearsal.name} {phase} wrote no '
+                                 f'{checkpoint} in {work_dir}; see {log}')
+    check_losses(work_dir, work_dir / rehearsal.checkpoint_name(1))
+    checkpoint = work_dir / rehearsal.checkpoint_name(2)
+    steps['test'] = launch(
+        ['bash', str(tools / 'dist_test.sh'), config, str(checkpoint), world]
+        + common + list(rehearsal.test_args) +
+        cfg_options(list(rehearsal.changes)), root, log)
+    if steps['test'].returncode != 0:
+        raise RehearsalError(f'{rehearsal.name} test exited with '
+                             f'{steps["test"].returncode}; see {log}')
+    return dict(
+        name=rehearsal.name,
+        config=rehearsal.config,
+        world_size=rehearsal.world_size,
+        samples_per_gpu=rehearsal.samples_per_gpu,
+        iterations=2 * rehearsal.iterations,
+        seconds={phase: round(step.seconds, 1)
+                 for phase, step in steps.items()},
+        peak_rss_mib=round(max(step.peak_rss_mib
+                               for step in steps.values())),
+        metrics=test_metrics(str(work_dir)),
+        changes=[dict(option=o, reason=r)
+                 for o, r in rehearsal.train_options()],
+        test_args=list(rehearsal.test_args),
+        checkpoint=str(checkpoint))
+
+
+def share_pretrained(row: dict, root: Path) -> None:
+    """Put the ImageNet rehearsal's checkpoint where the detection and
+    segmentation configs load their backbones from."""
+    target = root / PRETRAINED
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(row['checkpoint'], target)
+
+
+def run(rehearsals, root: str, repo: Optional[str] = None,
+        seed: int = 0) -> List[dict]:
+    """Write the datasets the rehearsals need under ``root``, then run each
+    in turn (ImageNet first: the others start from its checkpoint). Writes
+    ``root/results.json`` after each and returns the rows."""
+    root = Path(root).resolve()
+    repo = Path(repo).resolve() if repo else mim_root()
+    names = [r.name for r in rehearsals]
+    if names and 'imagenet' not in names[:1]:
+        if not (root / PRETRAINED).is_file():
+            raise RehearsalError(
+                f'The detection and segmentation rehearsals start from '
+                f'{root / PRETRAINED}, which the imagenet rehearsal writes: '
+                'run it first (put it first in the list).')
+    write_layouts(str(root), dataset_counts(rehearsals), seed)
+    rows = []
+    for rehearsal in rehearsals:
+        row = rehearse(rehearsal, root, repo)
+        if rehearsal.dataset == 'imagenet':
+            share_pretrained(row, root)
+        rows.append(row)
+        (root / 'results.json').write_text(json.dumps(rows, indent=1))
+    return rows
