@@ -322,6 +322,10 @@ def check_losses(work_dir: Path, resumed_from: Path) -> List[dict]:
 
 
 def cfg_options(options: List[Tuple[str, str]]) -> List[str]:
+    """The command-line form of ``options``; none at all when empty (the
+    tools refuse a bare ``--cfg-options``)."""
+    if not options:
+        return []
     return ['--cfg-options'] + [option for option, _ in options]
 
 
