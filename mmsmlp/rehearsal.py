@@ -15,6 +15,7 @@ initialise their backbones: the pretrain-then-fine-tune chain.
 Command line: ``tools/rehearsal.py``; the results are in
 ``docs/rehearsal.md``.
 """
+import functools
 import json
 import math
 import os
@@ -23,13 +24,16 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+
+from mmengine.config import Config
 
 from mmsmlp.analysis.logs import read_json_lines, scalar_logs, test_metrics
 from mmsmlp.datasets.demo.classification import CLASSES as IMAGENET_CLASSES
 from mmsmlp.datasets.layouts import write_layouts
+from mmsmlp.engine import free_port
 from mmsmlp.model_index import mim_root
 from mmsmlp.utils.checkpoint import read_checkpoint_meta
 
@@ -48,12 +52,13 @@ class Rehearsal:
 
     Args:
         name: a short name, for the command line and the table.
-        config: the config, relative to the repository's ``configs/``.
+        config: the config, relative to ``configs/`` (of the repository, or
+            of the installed package, see ``mim_root``).
         dataset: its dataset layout (a key of ``layouts.LAYOUTS``).
         world_size: the number of processes.
         iterations: training iterations before the resume, and again after.
         batch_size: samples per process, when memory forces fewer than the
-            config's (None keeps the config's).
+            config's ``train_dataloader.batch_size`` (None keeps that).
         by_epoch: whether the config trains by epochs (mmpretrain, mmdet)
             or by iterations (mmseg).
         changes: ``(cfg option, reason)`` pairs beyond the data roots and
@@ -69,11 +74,14 @@ class Rehearsal:
     by_epoch: bool = True
     changes: Tuple[Tuple[str, str], ...] = ()
     test_args: Tuple[str, ...] = ()
-    config_batch_size: int = field(default=2, compare=False)
+
+    @property
+    def config_path(self) -> Path:
+        return mim_root() / 'configs' / self.config
 
     @property
     def samples_per_gpu(self) -> int:
-        return self.batch_size or self.config_batch_size
+        return self.batch_size or config_batch_size(str(self.config_path))
 
     def train_options(self) -> List[Tuple[str, str]]:
         """Every ``--cfg-options`` entry of the training runs, with reasons.
@@ -100,6 +108,12 @@ class Rehearsal:
         return f'iter_{run * self.iterations}.pth'
 
 
+@functools.lru_cache()
+def config_batch_size(config: str) -> int:
+    """The samples per process of a config's training dataloader."""
+    return Config.fromfile(config).train_dataloader.batch_size
+
+
 def detection(name, config, world_size=2, iterations=1, score_key='rcnn'):
     """A COCO detector; ``score_key`` is where its test_cfg keeps
     ``score_thr`` (``None``: directly in test_cfg, as RetinaNet)."""
@@ -110,17 +124,16 @@ def detection(name, config, world_size=2, iterations=1, score_key='rcnn'):
 
 
 def segmentation(name, config, dataset, world_size=2, iterations=1,
-                 test_args=(), config_batch_size=2):
+                 test_args=()):
     return Rehearsal(name, config, dataset, world_size, iterations,
-                     by_epoch=False, test_args=test_args,
-                     config_batch_size=config_batch_size)
+                     by_epoch=False, test_args=test_args)
 
 
 # A training step of sMLPNet-T at batch 16 peaks at 4.4 GB in one process:
 # 8 such ranks exceed 24 GB.
 IMAGENET = Rehearsal(
     'imagenet', 'smlpnet/smlpnet-tiny_8xb128_in1k.py', 'imagenet', 8, 1,
-    batch_size=4, config_batch_size=128)
+    batch_size=4)
 FULL = (
     IMAGENET,
     detection('mask-rcnn-1x', 'mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py',
@@ -148,15 +161,14 @@ FULL = (
                  'upernet/smlpnet-t_upernet_4xb2-80k_cityscapes-512x1024.py',
                  'cityscapes'),
     segmentation('sem-fpn-ade20k',
-                 'sem_fpn/fpn_smlpnet-t_8xb4-40k_ade20k-512x512.py', 'ade20k',
-                 config_batch_size=4),
+                 'sem_fpn/fpn_smlpnet-t_8xb4-40k_ade20k-512x512.py',
+                 'ade20k'),
 )
 BY_NAME = {rehearsal.name: rehearsal for rehearsal in FULL}
 # One config per toolkit at its real input size, 2 processes, an iteration
 # before and one after the resume: what CI runs.
 CI = (
-    Rehearsal('imagenet', IMAGENET.config, 'imagenet', 2, 1, batch_size=16,
-              config_batch_size=128),
+    Rehearsal('imagenet', IMAGENET.config, 'imagenet', 2, 1, batch_size=16),
     detection('mask-rcnn-1x', 'mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py'),
     segmentation('upernet-ade20k',
                  'upernet/smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py',
@@ -179,14 +191,6 @@ def dataset_counts(rehearsals) -> Dict[str, Tuple[int, int]]:
         old = counts.get(rehearsal.dataset, (1, 1))
         counts[rehearsal.dataset] = (max(old[0], need), max(old[1], val))
     return counts
-
-
-def free_port() -> int:
-    """A TCP port that is free now, for a launcher's rendezvous."""
-    import socket
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -329,11 +333,11 @@ def cfg_options(options: List[Tuple[str, str]]) -> List[str]:
     return ['--cfg-options'] + [option for option, _ in options]
 
 
-def rehearse(rehearsal: Rehearsal, root: Path, repo: Path) -> dict:
+def rehearse(rehearsal: Rehearsal, root: Path) -> dict:
     """Train, resume and test one rehearsal in ``root``; returns its row of
     the results table."""
-    config = str(repo / 'configs' / rehearsal.config)
-    tools = repo / 'tools'
+    config = str(rehearsal.config_path)
+    tools = mim_root() / 'tools'
     work_dir = root / 'work_dirs' / rehearsal.name
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
@@ -359,9 +363,7 @@ def rehearse(rehearsal: Rehearsal, root: Path, repo: Path) -> dict:
         ['bash', str(tools / 'dist_test.sh'), config, str(checkpoint), world]
         + common + list(rehearsal.test_args) +
         cfg_options(list(rehearsal.changes)), root, log)
-    if steps['test'].returncode != 0:
-        raise RehearsalError(f'{rehearsal.name} test exited with '
-                             f'{steps["test"].returncode}; see {log}')
+    check_step(steps['test'], f'{rehearsal.name} test', log)
     return dict(
         name=rehearsal.name,
         config=rehearsal.config,
@@ -387,15 +389,12 @@ def share_pretrained(row: dict, root: Path) -> None:
     shutil.copyfile(row['checkpoint'], target)
 
 
-def run(rehearsals, root: str, repo: Optional[str] = None,
-        seed: int = 0) -> List[dict]:
+def run(rehearsals, root: str, seed: int = 0) -> List[dict]:
     """Write the datasets the rehearsals need under ``root``, then run each
     in turn (ImageNet first: the others start from its checkpoint). Writes
     ``root/results.json`` after each and returns the rows."""
     root = Path(root).resolve()
-    repo = Path(repo).resolve() if repo else mim_root()
-    names = [r.name for r in rehearsals]
-    if names and 'imagenet' not in names[:1]:
+    if rehearsals and rehearsals[0].dataset != 'imagenet':
         if not (root / PRETRAINED).is_file():
             raise RehearsalError(
                 f'The detection and segmentation rehearsals start from '
@@ -404,7 +403,7 @@ def run(rehearsals, root: str, repo: Optional[str] = None,
     write_layouts(str(root), dataset_counts(rehearsals), seed)
     rows = []
     for rehearsal in rehearsals:
-        row = rehearse(rehearsal, root, repo)
+        row = rehearse(rehearsal, root)
         if rehearsal.dataset == 'imagenet':
             share_pretrained(row, root)
         rows.append(row)

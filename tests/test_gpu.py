@@ -19,7 +19,6 @@ autocast gradients point the same way as the fp32 ones (cosine similarity
 import copy
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +35,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS as SEG_MODELS
 from mmseg.structures import SegDataSample
 
+from mmsmlp.engine import free_port
 from mmsmlp.models import SMLPNet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -260,12 +260,6 @@ def test_upernet_loss_and_predict_on_the_device(device):
         assert result.seg_logits.data.device.type == device
         assert result.pred_sem_seg.data.shape == (1, *shape)
         assert result.pred_sem_seg.data.max() < num_classes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize('device', [CUDA])

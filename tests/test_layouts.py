@@ -1,6 +1,8 @@
 # Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The datasets of mmsmlp.datasets.layouts, read by the shipped configs'
 own training and validation datasets, pipelines included."""
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +59,6 @@ def test_coco_layout_goes_through_the_shipped_pipeline(
 
 
 def test_coco_annotations_use_every_encoding(layout_root):
-    import json
     anns = []
     for split in ('train', 'val'):
         annotations = layout_root / 'data/coco/annotations'
@@ -114,7 +115,6 @@ def test_rehearsal_launch_stops_every_process_after_the_checkpoint(tmp_path):
 def running(pid, wait_seconds=5.0):
     """Whether ``pid`` still runs after ``wait_seconds`` (a killed process
     can stay a zombie where no init reaps it)."""
-    import time
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         try:

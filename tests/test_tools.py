@@ -21,6 +21,7 @@ import torch
 
 import mmsmlp  # noqa: F401  (allow-lists mmengine checkpoints for torch.load)
 from mmsmlp.analysis.logs import collect_curves, load_scalar_records
+from mmsmlp.engine import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_ITERS = 6
@@ -328,12 +329,6 @@ def dist_train_on_two_nodes(tmp_path, config, work_dirs, *args):
             if node.poll() is None:
                 os.killpg(node.pid, signal.SIGKILL)
                 node.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def load_state_dict(checkpoint):

@@ -76,13 +76,6 @@ def uncompressed_rle(mask: np.ndarray) -> dict:
     return dict(counts=runs.tolist(), size=list(mask.shape))
 
 
-def compressed_rle(mask: np.ndarray) -> dict:
-    import pycocotools.mask as mask_utils
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle['counts'] = rle['counts'].decode('ascii')
-    return rle
-
-
 def polygons(mask: np.ndarray) -> Optional[list]:
     """The outline of a one-piece mask as COCO polygons, or None when the
     mask is in several pieces."""
@@ -101,16 +94,14 @@ def coco_annotation(mask, category_id, image_id, ann_id) -> dict:
     segmentation = None if iscrowd else polygons(mask)
     if segmentation is None:
         segmentation = (uncompressed_rle(mask)
-                        if iscrowd else compressed_rle(mask))
-    ys, xs = np.nonzero(mask)
-    x0, y0 = int(xs.min()), int(ys.min())
+                        if iscrowd else detection.compressed_rle(mask))
     return dict(
         id=ann_id,
         image_id=image_id,
         category_id=category_id,
         segmentation=segmentation,
         area=float(mask.sum()),
-        bbox=[x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1],
+        bbox=detection.tight_box(mask),
         iscrowd=iscrowd)
 
 

@@ -15,6 +15,7 @@ mmengine's slurm launcher does.
 """
 import datetime
 import os
+import socket
 import subprocess
 from typing import Callable, Tuple
 
@@ -54,6 +55,13 @@ def configure_distributed(cfg: Config, cfg_options: dict) -> None:
     if not is_distributed():
         init_cpu_process_group(dist_cfg)
     use_cpu_model_wrapper(cfg)
+
+
+def free_port() -> int:
+    """A TCP port that is free now, for a launcher's rendezvous."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def export_slurm_job_step(port=None) -> None:

@@ -95,20 +95,29 @@ def draw_sample(rng, height, width, max_objects):
     return image, masks, labels
 
 
-def instance_annotation(mask, label, image_id, ann_id):
-    """A COCO annotation whose RLE, box and area match ``mask`` exactly."""
+def compressed_rle(mask: np.ndarray) -> dict:
+    """COCO's compressed RLE of a bool mask, its counts as text (JSON)."""
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     rle['counts'] = rle['counts'].decode('ascii')
+    return rle
+
+
+def tight_box(mask: np.ndarray) -> list:
+    """The COCO box ``[x, y, width, height]`` of a mask's pixels."""
     ys, xs = np.nonzero(mask)
     x0, y0 = int(xs.min()), int(ys.min())
+    return [x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1]
+
+
+def instance_annotation(mask, label, image_id, ann_id):
+    """A COCO annotation whose RLE, box and area match ``mask`` exactly."""
     return dict(
         id=ann_id,
         image_id=image_id,
         category_id=label + 1,  # COCO category ids start at 1
-        segmentation=rle,
+        segmentation=compressed_rle(mask),
         area=float(mask.sum()),
-        bbox=[x0, y0, int(xs.max()) - x0 + 1,
-              int(ys.max()) - y0 + 1],
+        bbox=tight_box(mask),
         iscrowd=0)
 
 
