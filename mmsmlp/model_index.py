@@ -88,9 +88,8 @@ def get_config_path(name: str) -> str:
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
     raise FileNotFoundError(
         f'mmsmlp has no config {name!r} (looked in {root / "configs"}). '
-        'Give a model name of the model index or a path under configs/'
-        + (f'; did you mean {" or ".join(map(repr, close))}?'
-           if close else '.'))
+        'Give a model name of the model index or a path under configs/' +
+        (f'; did you mean {" or ".join(map(repr, close))}?' if close else '.'))
 
 
 def register_model_index() -> None:
@@ -167,6 +166,7 @@ def register_when_mmpretrain_loads() -> None:
     hub_module = sys.modules.get(_HUB_MODULE)
     if hub_module is not None:
         _register_or_warn(hub_module.ModelHub)
-    elif not any(isinstance(finder, _RegisterWhenImported)
-                 for finder in sys.meta_path):
+    elif not any(
+            isinstance(finder, _RegisterWhenImported)
+            for finder in sys.meta_path):
         sys.meta_path.insert(0, _RegisterWhenImported())

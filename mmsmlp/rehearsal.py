@@ -24,20 +24,26 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
 from mmsmlp.analysis.logs import read_json_lines, scalar_logs, test_metrics
+from mmsmlp.converters import OFFICIAL_WEIGHTS
 from mmsmlp.datasets.demo.classification import CLASSES as IMAGENET_CLASSES
 from mmsmlp.datasets.layouts import write_layouts
 from mmsmlp.engine import free_port
 from mmsmlp.model_index import mim_root
+from mmsmlp.models import SMLPNet
+from mmsmlp.testing import random_official_model, save_as_spach_trainer
 from mmsmlp.utils.checkpoint import read_checkpoint_meta
 
 PRETRAINED = 'checkpoints/smlpnet-tiny_in1k.pth'  # the configs' placeholder
+# Where the runs' torch hub caches downloads: the S and B configs start from
+# SPACH's released weights, which stand there in for the downloads.
+TORCH_HOME = 'torch_home'
 LOG_EVERY_ITERATION = (('default_hooks.logger.interval=1',
                         'log the losses of every iteration, to check each'), )
 # Randomly initialised detection heads score every box below the shipped
@@ -64,6 +70,8 @@ class Rehearsal:
         changes: ``(cfg option, reason)`` pairs beyond the data roots and
             the schedule length.
         test_args: extra ``tools/test.py`` options.
+        resume: whether the run is continued with ``--resume`` and tested;
+            False for a single training run (the S and B steps).
     """
     name: str
     config: str
@@ -74,6 +82,7 @@ class Rehearsal:
     by_epoch: bool = True
     changes: Tuple[Tuple[str, str], ...] = ()
     test_args: Tuple[str, ...] = ()
+    resume: bool = True
 
     @property
     def config_path(self) -> Path:
@@ -114,30 +123,66 @@ def config_batch_size(config: str) -> int:
     return Config.fromfile(config).train_dataloader.batch_size
 
 
-def detection(name, config, world_size=2, iterations=1, score_key='rcnn'):
+def detection(name,
+              config,
+              world_size=2,
+              iterations=1,
+              batch_size=None,
+              score_key='rcnn'):
     """A COCO detector; ``score_key`` is where its test_cfg keeps
     ``score_thr`` (``None``: directly in test_cfg, as RetinaNet)."""
     option = ('model.test_cfg.rcnn.score_thr=0.0'
               if score_key == 'rcnn' else 'model.test_cfg.score_thr=0.0')
-    return Rehearsal(name, config, 'coco', world_size, iterations,
-                     changes=((option, KEEP_ALL_BOXES), ))
+    return Rehearsal(
+        name,
+        config,
+        'coco',
+        world_size,
+        iterations,
+        batch_size=batch_size,
+        changes=((option, KEEP_ALL_BOXES), ))
 
 
-def segmentation(name, config, dataset, world_size=2, iterations=1,
+def segmentation(name,
+                 config,
+                 dataset,
+                 world_size=2,
+                 iterations=1,
+                 batch_size=None,
+                 changes=(),
                  test_args=()):
-    return Rehearsal(name, config, dataset, world_size, iterations,
-                     by_epoch=False, test_args=test_args)
+    return Rehearsal(
+        name,
+        config,
+        dataset,
+        world_size,
+        iterations,
+        batch_size=batch_size,
+        by_epoch=False,
+        changes=changes,
+        test_args=test_args)
 
 
 # A training step of sMLPNet-T at batch 16 peaks at 4.4 GB in one process:
 # 8 such ranks exceed 24 GB.
 IMAGENET = Rehearsal(
-    'imagenet', 'smlpnet/smlpnet-tiny_8xb128_in1k.py', 'imagenet', 8, 1,
+    'imagenet',
+    'smlpnet/smlpnet-tiny_8xb128_in1k.py',
+    'imagenet',
+    8,
+    1,
     batch_size=4)
 FULL = (
     IMAGENET,
-    detection('mask-rcnn-1x', 'mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py',
-              world_size=8),
+    # 8 ranks of a detector or segmentor do not fit in 24 GB, even at one
+    # sample each and without data workers; 4 ranks of Mask R-CNN with 2
+    # images each peaked at 5.4 GB a rank and were OOM-killed on saving
+    # (docs/rehearsal.md).
+    detection(
+        'mask-rcnn-1x',
+        'mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py',
+        world_size=4,
+        batch_size=1),
     detection('mask-rcnn-3x',
               'mask_rcnn/mask-rcnn_smlpnet-t_fpn_ms-crop-3x_coco.py'),
     detection('mask-rcnn-layer-decay',
@@ -148,11 +193,16 @@ FULL = (
     ),
     detection('faster-rcnn-1x',
               'faster_rcnn/faster-rcnn_smlpnet-t_fpn_1x_coco.py'),
-    detection('retinanet-1x', 'retinanet/retinanet_smlpnet-t_fpn_1x_coco.py',
-              score_key=None),
-    segmentation('upernet-ade20k',
-                 'upernet/smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py',
-                 'ade20k', world_size=8, test_args=('--tta', )),
+    detection(
+        'retinanet-1x',
+        'retinanet/retinanet_smlpnet-t_fpn_1x_coco.py',
+        score_key=None),
+    segmentation(
+        'upernet-ade20k',
+        'upernet/smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py',
+        'ade20k',
+        world_size=4,
+        test_args=('--tta', )),
     segmentation(
         'upernet-layer-decay',
         'upernet/smlpnet-t_upernet_8xb2-layer-decay-160k_ade20k-512x512.py',
@@ -161,10 +211,35 @@ FULL = (
                  'upernet/smlpnet-t_upernet_4xb2-80k_cityscapes-512x1024.py',
                  'cityscapes'),
     segmentation('sem-fpn-ade20k',
-                 'sem_fpn/fpn_smlpnet-t_8xb4-40k_ade20k-512x512.py',
-                 'ade20k'),
+                 'sem_fpn/fpn_smlpnet-t_8xb4-40k_ade20k-512x512.py', 'ade20k'),
 )
-BY_NAME = {rehearsal.name: rehearsal for rehearsal in FULL}
+
+
+def full_size_step(rehearsal: Rehearsal, arch: str) -> Rehearsal:
+    """The S or B twin (``arch`` 'small' or 'base') of a T rehearsal:
+    built, and trained one iteration at the config's input size on one
+    process, with neither resume nor test."""
+    config = rehearsal.config.replace('smlpnet-tiny_', f'smlpnet-{arch}_')
+    config = config.replace('smlpnet-t_', f'smlpnet-{arch[0]}_')
+    # 16 samples of S or B at 224 exceed what a CI-sized machine holds
+    # beside the rest; the detectors and segmentors keep their batch.
+    batch_size = 8 if rehearsal.dataset == 'imagenet' else None
+    return replace(
+        rehearsal,
+        name=f'{rehearsal.name}-{arch}',
+        config=config,
+        world_size=1,
+        iterations=1,
+        batch_size=batch_size,
+        test_args=(),
+        resume=False)
+
+
+# The layer-decay variants are T configs only.
+FULL_SIZE_STEPS = tuple(
+    full_size_step(rehearsal, arch) for arch in ('small', 'base')
+    for rehearsal in FULL if 'layer-decay' not in rehearsal.name)
+BY_NAME = {rehearsal.name: rehearsal for rehearsal in FULL + FULL_SIZE_STEPS}
 # One config per toolkit at its real input size, 2 processes, an iteration
 # before and one after the resume: what CI runs.
 CI = (
@@ -259,23 +334,27 @@ def saved(work_dir: Path, checkpoint: str) -> bool:
     return last.is_file() and last.read_text().strip().endswith(checkpoint)
 
 
-def launch(command: List[str], root: Path, log: Path,
+def launch(command: List[str],
+           root: Path,
+           log: Path,
            stop_after: Optional[Tuple[Path, str]] = None,
            poll_seconds: float = 1.0) -> Step:
     """Run a launcher in ``root``, its output into ``log``. With
     ``stop_after=(work_dir, checkpoint)``, kill its processes, as a
     preemption would, once the run has saved that checkpoint."""
-    env = dict(os.environ, PORT=str(free_port()))
+    env = dict(
+        os.environ, PORT=str(free_port()), TORCH_HOME=str(root / TORCH_HOME))
     # The launchers run `python`: this interpreter.
-    env['PATH'] = os.pathsep.join([os.path.dirname(sys.executable),
-                                   env.get('PATH', '')])
+    env['PATH'] = os.pathsep.join(
+        [os.path.dirname(sys.executable),
+         env.get('PATH', '')])
     start = time.monotonic()
     peak = 0.
     with open(log, 'a') as out:
         out.write(f'$ {" ".join(command)}\n')
         out.flush()
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             while process.poll() is None:
                 tree = process_tree(process.pid)
@@ -288,7 +367,8 @@ def launch(command: List[str], root: Path, log: Path,
             # Also after an error here: no rank may outlive the rehearsal.
             kill_tree(process_tree(process.pid))
             process.wait()
-    return Step(command, time.monotonic() - start, peak,
+    return Step(command,
+                time.monotonic() - start, peak,
                 None if stopped else process.returncode)
 
 
@@ -302,11 +382,11 @@ def check_step(step: Step, what: str, log: Path) -> None:
             f'{what} exited with {step.returncode}; its output is in {log}')
 
 
-def check_losses(work_dir: Path, resumed_from: Path) -> List[dict]:
-    """The training records of ``work_dir``: every loss finite, and the
-    second run resumed (it starts after the iteration of the checkpoint
-    ``resumed_from``, where a fresh start would log step 1 again)."""
-    first_run_steps = read_checkpoint_meta(str(resumed_from))['iter']
+def check_losses(work_dir: Path,
+                 resumed_from: Optional[Path] = None) -> List[dict]:
+    """The training records of ``work_dir``: every loss finite, and, with
+    ``resumed_from``, the second run resumed (it starts after the iteration
+    of that checkpoint, where a fresh start would log step 1 again)."""
     runs = [[r for r in read_json_lines(log) if 'loss' in r]
             for log in scalar_logs(str(work_dir))]
     records = [record for run in runs for record in run]
@@ -314,10 +394,14 @@ def check_losses(work_dir: Path, resumed_from: Path) -> List[dict]:
         losses = {k: v for k, v in record.items() if k.startswith('loss')}
         if not all(math.isfinite(v) for v in losses.values()):
             raise RehearsalError(f'Non-finite losses in {work_dir}: {record}')
-    if len(runs) != 2 or not all(runs):
+    expected = 2 if resumed_from else 1
+    if len(runs) != expected or not all(runs):
         raise RehearsalError(
             f'{work_dir} holds {len(runs)} training logs with losses, '
-            'expected 2 (the run and its resumed continuation)')
+            f'expected {expected} (the run and any resumed continuation)')
+    if not resumed_from:
+        return records
+    first_run_steps = read_checkpoint_meta(str(resumed_from))['iter']
     if runs[1][0]['step'] != first_run_steps + 1:
         raise RehearsalError(
             f'The resumed run in {work_dir} logged step {runs[1][0]["step"]}'
@@ -349,34 +433,47 @@ def rehearse(rehearsal: Rehearsal, root: Path) -> dict:
     train = ['bash', str(tools / 'dist_train.sh'), config, world] + common
     options = cfg_options(rehearsal.train_options())
     steps = {}
-    for run, phase, extra in ((1, 'train', []), (2, 'resume', ['--resume'])):
-        checkpoint = rehearsal.checkpoint_name(run)
-        steps[phase] = launch(train + extra + options, root, log,
-                              stop_after=(work_dir, checkpoint))
+    runs = ((1, 'train', []), (2, 'resume', ['--resume']))
+    runs = runs if rehearsal.resume else runs[:1]
+    for run, phase, extra in runs:
+        checkpoint = work_dir / rehearsal.checkpoint_name(run)
+        steps[phase] = launch(
+            train + extra + options,
+            root,
+            log,
+            stop_after=(work_dir, checkpoint.name))
         check_step(steps[phase], f'{rehearsal.name} {phase}', log)
-        if not (work_dir / checkpoint).is_file():
+        if not checkpoint.is_file():
             raise RehearsalError(f'{rehearsal.name} {phase} wrote no '
-                                 f'{checkpoint} in {work_dir}; see {log}')
-    check_losses(work_dir, work_dir / rehearsal.checkpoint_name(1))
-    checkpoint = work_dir / rehearsal.checkpoint_name(2)
-    steps['test'] = launch(
-        ['bash', str(tools / 'dist_test.sh'), config, str(checkpoint), world]
-        + common + list(rehearsal.test_args) +
-        cfg_options(list(rehearsal.changes)), root, log)
-    check_step(steps['test'], f'{rehearsal.name} test', log)
+                                 f'{checkpoint.name} in {work_dir}; see {log}')
+    metrics = {}
+    if rehearsal.resume:
+        check_losses(work_dir, work_dir / rehearsal.checkpoint_name(1))
+        steps['test'] = launch([
+            'bash',
+            str(tools / 'dist_test.sh'), config,
+            str(checkpoint), world
+        ] + common + list(rehearsal.test_args) +
+                               cfg_options(list(rehearsal.changes)), root, log)
+        check_step(steps['test'], f'{rehearsal.name} test', log)
+        metrics = test_metrics(str(work_dir))
+    else:
+        check_losses(work_dir)
     return dict(
         name=rehearsal.name,
         config=rehearsal.config,
         world_size=rehearsal.world_size,
         samples_per_gpu=rehearsal.samples_per_gpu,
-        iterations=2 * rehearsal.iterations,
-        seconds={phase: round(step.seconds, 1)
-                 for phase, step in steps.items()},
-        peak_rss_mib=round(max(step.peak_rss_mib
-                               for step in steps.values())),
-        metrics=test_metrics(str(work_dir)),
-        changes=[dict(option=o, reason=r)
-                 for o, r in rehearsal.train_options()],
+        iterations=len(runs) * rehearsal.iterations,
+        seconds={
+            phase: round(step.seconds, 1)
+            for phase, step in steps.items()
+        },
+        peak_rss_mib=round(max(step.peak_rss_mib for step in steps.values())),
+        metrics=metrics,
+        changes=[
+            dict(option=o, reason=r) for o, r in rehearsal.train_options()
+        ],
         test_args=list(rehearsal.test_args),
         checkpoint=str(checkpoint))
 
@@ -387,6 +484,25 @@ def share_pretrained(row: dict, root: Path) -> None:
     target = root / PRETRAINED
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(row['checkpoint'], target)
+
+
+def write_official_standins(root: Path) -> None:
+    """SPACH's sMLPNet-S and -B releases, with random weights in their
+    layout, where torch hub looks for the official URLs the S and B configs
+    name (this machine cannot download them)."""
+    cache = root / TORCH_HOME / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True, exist_ok=True)
+    for seed, (url, arch) in enumerate(OFFICIAL_WEIGHTS.items()):
+        target = cache / url.rsplit('/', 1)[1]
+        if not target.is_file():
+            spec = SMLPNet.arch_zoo[arch]
+            save_as_spach_trainer(
+                target,
+                random_official_model(
+                    spec['embed_dims'],
+                    spec['depths'],
+                    spec['alpha'],
+                    seed=seed))
 
 
 def run(rehearsals, root: str, seed: int = 0) -> List[dict]:
@@ -401,11 +517,21 @@ def run(rehearsals, root: str, seed: int = 0) -> List[dict]:
                 f'{root / PRETRAINED}, which the imagenet rehearsal writes: '
                 'run it first (put it first in the list).')
     write_layouts(str(root), dataset_counts(rehearsals), seed)
+    if any(not rehearsal.resume for rehearsal in rehearsals):
+        write_official_standins(root)
     rows = []
     for rehearsal in rehearsals:
         row = rehearse(rehearsal, root)
         if rehearsal.dataset == 'imagenet':
             share_pretrained(row, root)
         rows.append(row)
-        (root / 'results.json').write_text(json.dumps(rows, indent=1))
+        record_result(root / 'results.json', row)
     return rows
+
+
+def record_result(results: Path, row: dict) -> None:
+    """Add ``row`` to the results file, replacing an earlier row of the
+    same rehearsal: rehearsals run with ``--only`` add to one table."""
+    rows = json.loads(results.read_text()) if results.is_file() else []
+    rows = [old for old in rows if old['name'] != row['name']] + [row]
+    results.write_text(json.dumps(rows, indent=1))

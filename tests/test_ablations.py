@@ -29,10 +29,10 @@ PAPER_SMLP = ('concat', 'parallel', True)
 # each stage, sMLP module design.
 EXPECTED_MODELS = {
     'smlpnet-tiny-a2_8xb128_in1k.py': (TINY_A2, FULL, PAPER_SMLP),
-    'smlpnet-tiny-a2-global-only_8xb128_in1k.py':
-    (TINY_A2, ('smlp', ) * 4, PAPER_SMLP),
-    'smlpnet-tiny-a2-local-only_8xb128_in1k.py':
-    (TINY_A2, ('dwconv', ) * 4, None),
+    'smlpnet-tiny-a2-global-only_8xb128_in1k.py': (TINY_A2, ('smlp', ) * 4,
+                                                   PAPER_SMLP),
+    'smlpnet-tiny-a2-local-only_8xb128_in1k.py': (TINY_A2, ('dwconv', ) * 4,
+                                                  None),
     'smlpnet-tiny-a2-multi-stage-mlp_8xb128_in1k.py':
     (TINY_A2, ('dwconv', 'mlp', 'mlp', 'mlp'), None),
     'smlpnet-tiny-a2-no-identity_8xb128_in1k.py':
@@ -41,18 +41,17 @@ EXPECTED_MODELS = {
     (TINY_A2, FULL, ('concat', 'sequential', True)),
     'smlpnet-tiny-a2-sequential-no-identity_8xb128_in1k.py':
     (TINY_A2, FULL, ('concat', 'sequential', False)),
-    'smlpnet-small-sum-fusion_8xb128_in1k.py':
-    (SMALL, FULL, ('sum', 'parallel', True)),
+    'smlpnet-small-sum-fusion_8xb128_in1k.py': (SMALL, FULL,
+                                                ('sum', 'parallel', True)),
     'smlpnet-small-weighted-sum-fusion_8xb128_in1k.py':
     (SMALL, FULL, ('weighted_sum', 'parallel', True)),
-    'smlpnet-base-no-smlp-s1_8xb128_in1k.py':
-    (BASE, ('dwconv', ) + FULL[1:], PAPER_SMLP),
+    'smlpnet-base-no-smlp-s1_8xb128_in1k.py': (BASE, ('dwconv', ) + FULL[1:],
+                                               PAPER_SMLP),
     'smlpnet-base-no-smlp-s1-2_8xb128_in1k.py':
     (BASE, ('dwconv', ) * 2 + FULL[2:], PAPER_SMLP),
     'smlpnet-base-no-smlp-s1-3_8xb128_in1k.py':
     (BASE, ('dwconv', ) * 3 + FULL[3:], PAPER_SMLP),
-    'smlpnet-base-no-smlp-s1-4_8xb128_in1k.py': (BASE, ('dwconv', ) * 4,
-                                                 None),
+    'smlpnet-base-no-smlp-s1-4_8xb128_in1k.py': (BASE, ('dwconv', ) * 4, None),
 }
 
 
@@ -76,8 +75,10 @@ def stage_token_mixing(stage) -> str:
     kinds = set()
     for block in stage.blocks:
         local = 'dwconv' if block.local_mixing is not None else None
-        glob = {SparseMLP: 'smlp', TokenMLP: 'mlp'}.get(
-            type(block.global_mixing))
+        glob = {
+            SparseMLP: 'smlp',
+            TokenMLP: 'mlp'
+        }.get(type(block.global_mixing))
         kinds.add('_'.join(filter(None, (local, glob))))
     assert len(kinds) == 1, f'blocks of one stage differ: {kinds}'
     return kinds.pop()
@@ -111,8 +112,11 @@ def test_config_trains_at_224(name):
     finite gradient, so no branch of the ablation is left unused."""
     from mmpretrain.structures import DataSample
     model = build_model(ABLATION_DIR / name).train()
-    image = torch.randint(0, 256, (3, 224, 224), dtype=torch.uint8,
-                          generator=torch.Generator().manual_seed(0))
+    image = torch.randint(
+        0,
+        256, (3, 224, 224),
+        dtype=torch.uint8,
+        generator=torch.Generator().manual_seed(0))
     data = model.data_preprocessor(
         dict(inputs=[image], data_samples=[DataSample().set_gt_label(3)]),
         training=True)
@@ -135,15 +139,16 @@ def test_parameter_counts_stated_by_the_paper(config, params_m):
 
 
 def test_sum_fusions_have_fewer_parameters_than_concat():
-    concat = num_params(build_model(CONFIG_DIR / 'smlpnet-small_8xb128_in1k.py'))
+    concat = num_params(
+        build_model(CONFIG_DIR / 'smlpnet-small_8xb128_in1k.py'))
     for name in ('smlpnet-small-sum-fusion_8xb128_in1k.py',
                  'smlpnet-small-weighted-sum-fusion_8xb128_in1k.py'):
         assert num_params(build_model(ABLATION_DIR / name)) < concat
 
 
 def test_dense_token_mlp_rejects_other_input_sizes():
-    model = build_model(
-        ABLATION_DIR / 'smlpnet-tiny-a2-multi-stage-mlp_8xb128_in1k.py')
+    model = build_model(ABLATION_DIR /
+                        'smlpnet-tiny-a2-multi-stage-mlp_8xb128_in1k.py')
     with torch.no_grad(), pytest.raises(ValueError, match='img_size'):
         model.eval()(torch.rand(1, 3, 192, 192), mode='tensor')
 
@@ -159,7 +164,9 @@ def test_ablation_table_counts():
     table = ablation_table([
         ABLATION_DIR / 'smlpnet-tiny-a2_8xb128_in1k.py',
         CONFIG_DIR / 'smlpnet-tiny_8xb128_in1k.py',
-    ], CONFIG_DIR, display_root=REPO)
+    ],
+                           CONFIG_DIR,
+                           display_root=REPO)
     rows = [[cell.strip() for cell in line.strip('|').split('|')]
             for line in table.splitlines() if line.startswith('| `')]
     assert rows[0][:2] == [

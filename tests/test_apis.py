@@ -12,8 +12,7 @@ from mmsmlp.apis import enable_amp, enable_amp_test
 def sgd_config(**wrapper):
     return Config(
         dict(
-            optim_wrapper=dict(
-                optimizer=dict(type='SGD', lr=0.1), **wrapper)))
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1), **wrapper)))
 
 
 @pytest.mark.parametrize('dtype', [None, 'bfloat16'])

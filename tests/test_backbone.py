@@ -88,8 +88,12 @@ def official_smlp(module: SparseMLP, x: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize('mode', ['resize', 'window'])
 def test_smlp_matches_official_at_reference_size(mode):
-    module = SparseMLP(6, (8, 8), dict(type='BN'), dict(type='GELU'),
-                       mixing_mode=mode, shift=True).eval()
+    module = SparseMLP(
+        6, (8, 8),
+        dict(type='BN'),
+        dict(type='GELU'),
+        mixing_mode=mode,
+        shift=True).eval()
     randomize_batch_norms(module)
     x = torch.randn(2, 6, 8, 8)
     ours = module(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
@@ -149,8 +153,8 @@ def test_resize_mode_exports_to_onnx_at_a_smaller_grid(tmp_path):
     outs = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     with torch.no_grad():
         for out, expected in zip(outs, model(x)):
-            torch.testing.assert_close(torch.from_numpy(out), expected,
-                                       rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(
+                torch.from_numpy(out), expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize('shift', [False, True])
@@ -169,8 +173,8 @@ def test_window_mode_pads_short_axis():
     mixer = AxialLinear(8, axis=1, mode='window')
     x = torch.randn(1, 5, 2, 3)
     expected = torch.einsum('ij,bjwc->biwc', mixer.weight[:5, :5], x)
-    torch.testing.assert_close(mixer(x),
-                               expected + mixer.bias[:5].view(-1, 1, 1))
+    torch.testing.assert_close(
+        mixer(x), expected + mixer.bias[:5].view(-1, 1, 1))
 
 
 @pytest.mark.parametrize('mode', ['resize', 'window'])
@@ -218,8 +222,9 @@ def test_resize_mode_computes_with_the_current_weights():
 
 @pytest.mark.parametrize('kwargs', [
     dict(),
-    dict(mixing_mode='window', token_mixing=('dwconv', 'mlp', 'smlp',
-                                             'dwconv_smlp')),
+    dict(
+        mixing_mode='window',
+        token_mixing=('dwconv', 'mlp', 'smlp', 'dwconv_smlp')),
     dict(smlp_fusion='weighted_sum', smlp_layout='sequential'),
     dict(smlp_fusion='sum', smlp_identity=False),
 ])
@@ -259,8 +264,8 @@ def test_state_dict_from_other_reference_size_is_resized_on_load():
     # At 96 px, the 64-px model in resize mode computes the same function.
     for a, b in zip(at_64(x), at_96(x)):
         torch.testing.assert_close(a, b)
-    assert at_96.stages[0].blocks[0].global_mixing.mix_h.weight.shape == (
-        24, 24)
+    assert at_96.stages[0].blocks[0].global_mixing.mix_h.weight.shape == (24,
+                                                                          24)
 
 
 def test_resize_on_load_logs_which_weights():
@@ -296,11 +301,13 @@ def test_stages_after_the_last_output_are_not_built():
 def test_dense_token_mixing_of_another_img_size_is_refused():
     mlp = dict(token_mixing=('dwconv', 'mlp', 'mlp', 'mlp'))
     at_64 = small_net(img_size=64, **mlp).state_dict()
-    with pytest.raises(ValueError, match=(
-            r"stages\.1\.blocks\.0\.global_mixing \(token_mixing='mlp'\) "
-            r'was trained on 64 tokens, this model has 12x12 tokens there '
-            r'\(img_size=\(96, 96\)\).*Build the backbone with the '
-            r"checkpoint's img_size \(img_size=64 if it was square\)")):
+    with pytest.raises(
+            ValueError,
+            match=(
+                r"stages\.1\.blocks\.0\.global_mixing \(token_mixing='mlp'\) "
+                r'was trained on 64 tokens, this model has 12x12 tokens there '
+                r'\(img_size=\(96, 96\)\).*Build the backbone with the '
+                r"checkpoint's img_size \(img_size=64 if it was square\)")):
         small_net(img_size=96, **mlp).load_state_dict(at_64)
 
 
@@ -330,8 +337,10 @@ def test_frozen_stages_survive_train_call():
 def test_norm_eval_keeps_bn_statistics():
     model = small_net(norm_eval=True).train()
     randomize_batch_norms(model)
-    before = {k: v.clone() for k, v in model.state_dict().items()
-              if 'running' in k}
+    before = {
+        k: v.clone()
+        for k, v in model.state_dict().items() if 'running' in k
+    }
     model(torch.rand(2, 3, 64, 64))
     after = model.state_dict()
     assert all(after[k].equal(v) for k, v in before.items())
@@ -352,8 +361,8 @@ def assert_same_training_step(plain, checkpointed, run=lambda m, x: m(x)):
     for (name, buffer), other in zip(plain.named_buffers(),
                                      checkpointed.buffers()):
         torch.testing.assert_close(other, buffer, msg=name)
-    assert all(m.num_batches_tracked == 1
-               for m in checkpointed.modules() if isinstance(m, _BatchNorm))
+    assert all(m.num_batches_tracked == 1 for m in checkpointed.modules()
+               if isinstance(m, _BatchNorm))
 
 
 @pytest.mark.parametrize('norm', ['BN', 'SyncBN'])
@@ -371,7 +380,8 @@ def test_with_cp_compiles():
     updates the statistics once): the same step as without with_cp."""
     torch.manual_seed(0)
     assert_same_training_step(
-        small_net(), small_net(with_cp=True),
+        small_net(),
+        small_net(with_cp=True),
         run=lambda model, x: torch.compile(model, backend='aot_eager')(x))
 
 
@@ -392,8 +402,7 @@ def test_layer_depths_count_blocks_from_the_stem():
         assert model.get_layer_depth('backbone.' + name,
                                      'backbone.') == (expected, 7), name
     assert model.get_layer_depth('head.fc.weight', 'backbone.') == (6, 7)
-    depths = [model.get_layer_depth(n)[0] for n, _ in
-              model.named_parameters()]
+    depths = [model.get_layer_depth(n)[0] for n, _ in model.named_parameters()]
     assert depths == sorted(depths) and set(depths) == set(range(7))
     # Only the stages built count.
     assert small_net(out_indices=1).get_layer_depth('head.fc.weight',
@@ -402,8 +411,10 @@ def test_layer_depths_count_blocks_from_the_stem():
 
 def test_drop_path_decays_linearly():
     model = SMLPNet('tiny', drop_path_rate=0.3)
-    rates = [b.drop_path.drop_prob if hasattr(b.drop_path, 'drop_prob')
-             else 0. for s in model.stages for b in s.blocks]
+    rates = [
+        b.drop_path.drop_prob if hasattr(b.drop_path, 'drop_prob') else 0.
+        for s in model.stages for b in s.blocks
+    ]
     assert rates[0] == 0 and rates[-1] == pytest.approx(0.3)
     assert rates == pytest.approx(torch.linspace(0, 0.3, 26).tolist())
 
@@ -434,13 +445,15 @@ def test_too_small_input_and_wrong_channels_raise():
     assert small_net(in_channels=1)(torch.rand(1, 1, 64, 64))
 
 
-@pytest.mark.parametrize('images,weights', [
-    (torch.bfloat16, torch.float32), (torch.float16, torch.float32),
-    (torch.float32, torch.bfloat16), (torch.uint8, torch.float32)])
+@pytest.mark.parametrize('images,weights', [(torch.bfloat16, torch.float32),
+                                            (torch.float16, torch.float32),
+                                            (torch.float32, torch.bfloat16),
+                                            (torch.uint8, torch.float32)])
 def test_images_of_another_dtype_than_the_weights_raise(images, weights):
     model = small_net().to(weights)
-    with pytest.raises(TypeError, match=f'{images} images but its weights '
-                       f'are {weights}'):
+    with pytest.raises(
+            TypeError, match=f'{images} images but its weights '
+            f'are {weights}'):
         model(torch.zeros(1, 3, 64, 64, dtype=images))
 
 
@@ -486,17 +499,21 @@ def test_resized_weight_in_half_precision_is_the_float32_one_rounded(
     for half, full in zip(resized, expected):
         assert half.dtype == dtype
         # The inputs' rounding, carried through the two resamplings.
-        torch.testing.assert_close(half.float(), full, rtol=0,
-                                   atol=4 * torch.finfo(dtype).eps
-                                   * full.abs().max().item())
+        torch.testing.assert_close(
+            half.float(),
+            full,
+            rtol=0,
+            atol=4 * torch.finfo(dtype).eps * full.abs().max().item())
 
 
 @pytest.mark.parametrize('mode', ['resize', 'window'])
-@pytest.mark.parametrize('img_size,size', [
-    (224, (800, 1333)),  # detection size, 334 tokens along W at stride 4
-    ((64, 800), (64, 1336)),  # a grid above 256 tokens at the reference
-    (224, (96, 96)),
-])
+@pytest.mark.parametrize(
+    'img_size,size',
+    [
+        (224, (800, 1333)),  # detection size, 334 tokens along W at stride 4
+        ((64, 800), (64, 1336)),  # a grid above 256 tokens at the reference
+        (224, (96, 96)),
+    ])
 def test_half_precision_models_compute_the_float32_function(
         mode, img_size, size):
     torch.manual_seed(0)

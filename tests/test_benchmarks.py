@@ -34,8 +34,12 @@ def run_script(*args, timeout=600, env=None):
     """Run a script from the repository root, with one thread, in ``env``
     (default: this process's environment); returns its output."""
     env = dict(env or os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    result = subprocess.run([sys.executable, *args], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run([sys.executable, *args],
+                            cwd=REPO,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=timeout)
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stdout
 
@@ -68,9 +72,8 @@ def test_get_flops_counts_two_stage_detectors_as_published():
     box_head = (
         width * 7 * 7 * fc + fc * fc + fc * (classes + 1) + fc * 4 * classes)
     # Four 3x3 convolutions at 14x14, a 2x2 deconvolution to 28x28, logits.
-    mask_head = (
-        4 * width * width * 9 * 14 * 14 + width * width * 4 * 14 * 14 +
-        width * classes * 28 * 28)
+    mask_head = (4 * width * width * 9 * 14 * 14 +
+                 width * width * 4 * 14 * 14 + width * classes * 28 * 28)
     assert macs['roi_head.bbox_head'] == 1000 * box_head
     assert macs['roi_head.mask_head'] == 100 * mask_head
     assert macs['backbone'] > 0 and macs['rpn_head'] > 0
@@ -82,8 +85,8 @@ def test_flop_counter_counts_the_whole_batch_of_axial_mixing():
     flops, _ = count_flops(lambda: model(inputs))
     # Stage 0, block 0, mix along H: a 16x16 weight applied to each of the
     # 3 * 16 * 8 (batch, column, channel) vectors.
-    mix_h = flops.get_flop_counts()[
-        'SMLPNet.stages.0.blocks.0.global_mixing.mix_h']
+    mix_h = flops.get_flop_counts(
+    )['SMLPNet.stages.0.blocks.0.global_mixing.mix_h']
     assert sum(mix_h.values()) == 2 * 3 * 16 * 16 * 16 * 8
 
 
@@ -119,7 +122,9 @@ def test_dynamic_onnx_graph_is_exact_at_every_size(tmp_path, mode):
     pytest.importorskip('onnxruntime')
     torch.manual_seed(0)
     model = SMLPNet(
-        SMALL_ARCH, img_size=64, mixing_mode=mode,
+        SMALL_ARCH,
+        img_size=64,
+        mixing_mode=mode,
         shift_windows=mode == 'window')
     randomize_batch_norms(model)
     model.eval()
@@ -137,19 +142,20 @@ def test_dynamic_onnx_graph_is_exact_at_every_size(tmp_path, mode):
                                1e-4) < 1e-4
 
 
-@pytest.mark.parametrize('options, expected', [
-    (['--shape', '64', '64', '--classifier'], ['logits (1, 6)']),
-    # A backbone with free height and width, checked at three sizes.
-    (['--shape', '64', '96', '--dynamic-size'], [
-        'for inputs 1x3xHxW (traced at 64x96)', 'inputs 1x3x64x96:',
-        'inputs 1x3x32x144:', 'inputs 1x3x96x48:'
-    ]),
-])
+@pytest.mark.parametrize(
+    'options, expected',
+    [
+        (['--shape', '64', '64', '--classifier'], ['logits (1, 6)']),
+        # A backbone with free height and width, checked at three sizes.
+        (['--shape', '64', '96', '--dynamic-size'], [
+            'for inputs 1x3xHxW (traced at 64x96)', 'inputs 1x3x64x96:',
+            'inputs 1x3x32x144:', 'inputs 1x3x96x48:'
+        ]),
+    ])
 def test_pytorch2onnx_exports_and_verifies(tmp_path, options, expected):
     pytest.importorskip('onnxruntime')
-    out = run_script('tools/deployment/pytorch2onnx.py', DEMO_CONFIG,
-                     *options, '--out', str(tmp_path / 'model.onnx'),
-                     '--verify')
+    out = run_script('tools/deployment/pytorch2onnx.py', DEMO_CONFIG, *options,
+                     '--out', str(tmp_path / 'model.onnx'), '--verify')
     for line in expected:
         assert line in out
     assert 'onnxruntime matches PyTorch.' in out
@@ -166,10 +172,12 @@ def test_benchmark_runs_end_to_end(tmp_path):
     assert out.count('operators with the most self time') == 4
     assert 'aten::' in out
     results = json.loads(results_file.read_text())['results']
-    assert [(r['shape'], r['variant']) for r in results] == [
-        ([64, 64], 'fp32'), ([64, 64], 'amp'), ([96, 64], 'fp32'),
-        ([96, 64], 'amp')
-    ]
+    assert [(r['shape'], r['variant']) for r in results] == [([64,
+                                                               64], 'fp32'),
+                                                             ([64, 64], 'amp'),
+                                                             ([96,
+                                                               64], 'fp32'),
+                                                             ([96, 64], 'amp')]
     for row in results:
         assert row['images_per_s'] > 0
     for amp in results[1::2]:  # bf16 autocast against fp32
@@ -202,17 +210,30 @@ def test_allocation_cost_script_prints_every_measurement():
     ('1', 'glibc, mallopt M_MMAP_THRESHOLD='),
     ('0', 'default (MMSMLP_TUNE_MALLOC=0)'),
 ])
-def test_benchmark_reports_the_allocator_it_ran_with(tmp_path, tune,
-                                                     expected):
+def test_benchmark_reports_the_allocator_it_ran_with(tmp_path, tune, expected):
     """The header and the JSON settings state the same allocator setting,
     the one tune_malloc applied (or, switched off, left) at start-up."""
     if not hasattr(ctypes.CDLL(None), 'gnu_get_libc_version'):
         pytest.skip('glibc only')
     results_file = tmp_path / 'results.json'
     out = run_script(
-        'tools/analysis_tools/benchmark.py', DEMO_CONFIG, '--shapes', '32',
-        '--batch-size', '1', '--modes', 'inference', '--variants', 'fp32',
-        '--matmul-size', '64', '--warmup', '0', '--repeats', '1', '--json',
+        'tools/analysis_tools/benchmark.py',
+        DEMO_CONFIG,
+        '--shapes',
+        '32',
+        '--batch-size',
+        '1',
+        '--modes',
+        'inference',
+        '--variants',
+        'fp32',
+        '--matmul-size',
+        '64',
+        '--warmup',
+        '0',
+        '--repeats',
+        '1',
+        '--json',
         str(results_file),
         env=environment_without_allocator_choices(MMSMLP_TUNE_MALLOC=tune))
     reported = json.loads(results_file.read_text())['settings']['allocator']
@@ -223,7 +244,9 @@ def test_benchmark_reports_the_allocator_it_ran_with(tmp_path, tune,
 def test_benchmark_rejects_unknown_models():
     result = subprocess.run(
         [sys.executable, 'tools/analysis_tools/benchmark.py', 'vit-h'],
-        cwd=REPO, capture_output=True, text=True)
+        cwd=REPO,
+        capture_output=True,
+        text=True)
     assert result.returncode == 2
     assert "Unknown model 'vit-h'" in result.stderr
     assert 'smlpnet-t' in result.stderr  # it lists the named models
@@ -239,17 +262,24 @@ def test_analytic_token_mixing_macs_match_the_counted_ones(shape):
     # Dense mixing of all h*w tokens costs h*w/(h+w) times sMLP's per block:
     # 28x on the 56x56 grid, 3.5x on the 7x7 one.
     grids = [(-(-shape[0] // s), -(-shape[1] // s)) for s in (4, 8, 16, 32)]
-    assert dense == sum(depth * (h * w)**2 * 80 * 2**i for i, (depth, (h, w))
-                        in enumerate(zip((2, 8, 14, 2), grids)))
+    assert dense == sum(depth * (h * w)**2 * 80 * 2**i
+                        for i, (depth,
+                                (h,
+                                 w)) in enumerate(zip((2, 8, 14, 2), grids)))
     assert dense > 10 * smlp
 
 
 def test_plot_scaling_draws_the_benchmark_results(tmp_path):
     rows = [
-        dict(model='smlpnet-t', variant='fp32', mode='inference',
-             shape=[size, size], batch_size=1, median_s=size**2 * 1e-6,
-             iqr_s=0.001, peak_bytes=size**2 * 1000)
-        for size in (224, 448, 896)
+        dict(
+            model='smlpnet-t',
+            variant='fp32',
+            mode='inference',
+            shape=[size, size],
+            batch_size=1,
+            median_s=size**2 * 1e-6,
+            iqr_s=0.001,
+            peak_bytes=size**2 * 1000) for size in (224, 448, 896)
     ]
     results = tmp_path / 'results.json'
     results.write_text(json.dumps(dict(results=rows)))
@@ -281,15 +311,14 @@ def test_benchmark_counts_flops_and_states_its_settings(tmp_path):
     model = SMLPNet(**backbone).eval()
     forward, _ = count_flops(lambda: model(torch.rand(1, 3, 64, 64)))
     rows = data['results']
-    assert [(r['mode'], r['variant']) for r in rows] == [
-        ('inference', 'fp32'), ('inference', 'amp'), ('train-step', 'fp32'),
-        ('train-step', 'amp')
-    ]
+    assert [(r['mode'], r['variant'])
+            for r in rows] == [('inference', 'fp32'), ('inference', 'amp'),
+                               ('train-step', 'fp32'), ('train-step', 'amp')]
     for row in rows:
         passes = 1 if row['mode'] == 'inference' else 3
         assert row['flops_per_step'] == 2 * passes * forward.get_total_flops()
-        assert row['tflops_per_s'] == pytest.approx(
-            row['flops_per_step'] / row['median_s'] / 1e12)
+        assert row['tflops_per_s'] == pytest.approx(row['flops_per_step'] /
+                                                    row['median_s'] / 1e12)
         assert row['matmul_tflops_per_s'] == settings['bf16_matmul_tflops']
         assert row['fraction_of_matmul'] == pytest.approx(
             row['tflops_per_s'] / row['matmul_tflops_per_s'])
@@ -302,8 +331,8 @@ def test_benchmark_counts_flops_and_states_its_settings(tmp_path):
 @pytest.mark.parametrize('amp_dtype', ['bfloat16', 'float16'])
 def test_train_step_updates_weights_and_frees_gradients(amp_dtype):
     args = parse_args([
-        DEMO_CONFIG, '--device', 'cpu', '--modes', 'train-step',
-        '--variants', 'fp32', 'amp', '--amp-dtype', amp_dtype
+        DEMO_CONFIG, '--device', 'cpu', '--modes', 'train-step', '--variants',
+        'fp32', 'amp', '--amp-dtype', amp_dtype
     ])
     fp32, amp = build_entries(args, (64, 64))[0]
     # One optimizer per model; fp16 scales the loss as AmpOptimWrapper.
@@ -320,9 +349,8 @@ def test_train_step_updates_weights_and_frees_gradients(amp_dtype):
 
 
 def test_benchmark_variants_and_references():
-    assert parse_args(['smlpnet-t', '--amp', '--compile']).variants == [
-        'fp32', 'amp', 'compiled'
-    ]
+    assert parse_args(['smlpnet-t', '--amp',
+                       '--compile']).variants == ['fp32', 'amp', 'compiled']
     variants = ['amp', 'amp-compiled']
     assert output_reference('m', 'amp-compiled', variants) == 'm [amp]'
     assert output_reference('m', 'amp', variants) is None  # no fp32 runs
@@ -335,8 +363,9 @@ def test_gemm_limit_times_the_models_own_gemms():
     """The recorded GEMMs are the channel MLPs' and fusions' (M = batch x
     tokens of the stage): every one of them is timed, and the report
     compares the model's rate with the limit they give."""
-    model = SMLPNet(arch=dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=3),
-                    img_size=64).eval()
+    model = SMLPNet(
+        arch=dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=3),
+        img_size=64).eval()
     inputs = torch.randn(2, 3, 64, 64)
     shapes = record_gemms(lambda: model(inputs))
     # Stage 1: 16x16 tokens, C = 16: fc1, then fc2 and the 3C -> C fusion.

@@ -36,9 +36,14 @@ NUM_CLASSES = 10
 
 def randomized_official_model(seed):
     """An official model with random weights and random BN statistics."""
-    return random_official_model(ARCH['embed_dims'], ARCH['depths'],
-                                 ARCH['alpha'], IMG_SIZE, NUM_CLASSES, seed,
-                                 weight_std=0.2)
+    return random_official_model(
+        ARCH['embed_dims'],
+        ARCH['depths'],
+        ARCH['alpha'],
+        IMG_SIZE,
+        NUM_CLASSES,
+        seed,
+        weight_std=0.2)
 
 
 def classifier_cfg(img_size=IMG_SIZE, **backbone_kwargs):
@@ -237,8 +242,8 @@ def test_command_line_converts_and_reports_errors(tmp_path,
     assert result.returncode == 0, result.stderr
     assert "converted 'model_ema'" in result.stdout
     assert f'{len(model.state_dict())} tensors' in result.stdout
-    assert torch.load(dst, weights_only=True)['meta']['weights'] == (
-        'model_ema')
+    assert torch.load(
+        dst, weights_only=True)['meta']['weights'] == ('model_ema')
 
     plain = tmp_path / 'plain.pth'
     torch.save(model.state_dict(), plain)

@@ -36,8 +36,11 @@ NATIVE_SIZE = [
 
 
 def run(*args, timeout=600):
-    result = subprocess.run([sys.executable, *map(str, args)], cwd=REPO,
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run([sys.executable, *map(str, args)],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=timeout)
     if result.returncode != 0:
         pytest.fail(f'{args[0]} failed:\n{result.stderr[-4000:]}')
     return result.stdout
@@ -45,7 +48,8 @@ def run(*args, timeout=600):
 
 def train(config, work_dir, data_root, *options):
     """tools/train.py on the demo data at ``data_root``; the checkpoint."""
-    run(REPO / 'tools/train.py', config, '--work-dir', work_dir,
+    run(
+        REPO / 'tools/train.py', config, '--work-dir', work_dir,
         '--cfg-options', *options,
         *(f'{loader}.dataset.data_root={data_root}/'
           for loader in ('train_dataloader', 'val_dataloader',
@@ -71,8 +75,10 @@ def deploy(deploy_cfg, model_cfg, checkpoint, traced, tested, work_dir,
     output = run(REPO / 'tools/deployment/deploy.py', DEPLOY / deploy_cfg,
                  model_cfg, checkpoint, traced, '--test-img', *tested,
                  '--work-dir', work_dir, *options)
-    lines = [line for line in output.splitlines()
-             if '(input ' in line or line.startswith('deployed to')]
+    lines = [
+        line for line in output.splitlines()
+        if '(input ' in line or line.startswith('deployed to')
+    ]
     print('\n'.join(lines))
     return lines
 
@@ -97,12 +103,14 @@ def mask_rcnn(det_data, tmp_path_factory):
                  'param_scheduler.0.end=10')
 
 
-@pytest.mark.parametrize('deploy_cfg, config, expected_lines', [
-    ('mmdet/instance-seg/instance-seg_onnxruntime_dynamic.py',
-     MASK_RCNN_DEMO, 'mask pixels agreeing'),
-    ('mmdet/detection/detection_onnxruntime_dynamic.py', FASTER_RCNN_DEMO,
-     'labels equal'),
-], ids=['mask-rcnn', 'faster-rcnn'])
+@pytest.mark.parametrize(
+    'deploy_cfg, config, expected_lines', [
+        ('mmdet/instance-seg/instance-seg_onnxruntime_dynamic.py',
+         MASK_RCNN_DEMO, 'mask pixels agreeing'),
+        ('mmdet/detection/detection_onnxruntime_dynamic.py', FASTER_RCNN_DEMO,
+         'labels equal'),
+    ],
+    ids=['mask-rcnn', 'faster-rcnn'])
 def test_dynamic_detector_agrees_with_pytorch_at_every_size(
         tmp_path, det_data, mask_rcnn, deploy_cfg, config, expected_lines):
     """Traced at 128x160, run at 96x128, 160x160 and 224x192 (the backbone's
@@ -110,9 +118,11 @@ def test_dynamic_detector_agrees_with_pytorch_at_every_size(
     label, its box within 1e-3 px and its mask on >= 99.9% of the pixels.
     The Faster R-CNN demo is the Mask R-CNN demo without its mask head, so
     it takes the trained weights of the others."""
-    traced, *tested = images_of_sizes(
-        det_data / 'val/00001.png',
-        [(128, 160), (96, 128), (160, 160), (224, 192)], tmp_path)
+    traced, *tested = images_of_sizes(det_data / 'val/00001.png', [(128, 160),
+                                                                   (96, 128),
+                                                                   (160, 160),
+                                                                   (224, 192)],
+                                      tmp_path)
     lines = deploy(deploy_cfg, config, mask_rcnn, traced, tested, tmp_path,
                    '--min-score', '0.05', '--cfg-options', *NATIVE_SIZE)
     inputs = ['(input 96x128)', '(input 160x160)', '(input 224x192)']
@@ -138,8 +148,10 @@ def reduced_detector(config, folder):
     scores, so that random weights detect above score_thr."""
     cfg = Config.fromfile(config)
     cfg.model.backbone.update(
-        arch=dict(embed_dims=32, depths=(1, 1, 2, 1), alpha=3), img_size=160,
-        init_cfg=None, with_cp=False)
+        arch=dict(embed_dims=32, depths=(1, 1, 2, 1), alpha=3),
+        img_size=160,
+        init_cfg=None,
+        with_cp=False)
     cfg.model.neck.in_channels = [32, 64, 128, 256]
     if 'roi_head' in cfg.model:
         for head in cfg.model.roi_head.bbox_head:
@@ -148,11 +160,13 @@ def reduced_detector(config, folder):
     else:
         cfg.model.bbox_head.num_classes = 3
         cfg.model.bbox_head.init_cfg = dict(
-            type='Normal', layer='Conv2d', std=0.01,
-            override=dict(type='Normal', name='retina_cls', std=0.3,
-                          bias_prob=0.05))
-    cfg.test_pipeline[1] = dict(type='Resize', scale_factor=1.0,
-                                keep_ratio=True)
+            type='Normal',
+            layer='Conv2d',
+            std=0.01,
+            override=dict(
+                type='Normal', name='retina_cls', std=0.3, bias_prob=0.05))
+    cfg.test_pipeline[1] = dict(
+        type='Resize', scale_factor=1.0, keep_ratio=True)
     return save_random_model(cfg, folder)
 
 
@@ -166,19 +180,22 @@ def save_random_model(cfg, folder):
     return config, checkpoint
 
 
-@pytest.mark.parametrize('deploy_cfg, config', [
-    ('mmdet/instance-seg/instance-seg_onnxruntime_dynamic.py',
-     'cascade_rcnn/cascade-mask-rcnn_smlpnet-t_fpn_4conv1fc-giou_1x_coco.py'),
-    ('mmdet/detection/detection_onnxruntime_dynamic.py',
-     'retinanet/retinanet_smlpnet-t_fpn_1x_coco.py'),
-], ids=['cascade-mask-rcnn', 'retinanet'])
+@pytest.mark.parametrize(
+    'deploy_cfg, config', [
+        ('mmdet/instance-seg/instance-seg_onnxruntime_dynamic.py',
+         'cascade_rcnn/'
+         'cascade-mask-rcnn_smlpnet-t_fpn_4conv1fc-giou_1x_coco.py'),
+        ('mmdet/detection/detection_onnxruntime_dynamic.py',
+         'retinanet/retinanet_smlpnet-t_fpn_1x_coco.py'),
+    ],
+    ids=['cascade-mask-rcnn', 'retinanet'])
 def test_dynamic_cascade_and_retinanet_agree_with_pytorch(
         tmp_path, det_data, deploy_cfg, config):
     """The other detector families, reduced, with random weights."""
-    config, checkpoint = reduced_detector(REPO / 'configs' / config,
-                                          tmp_path)
-    traced, *tested = images_of_sizes(det_data / 'val/00001.png',
-                                      [(128, 160), (96, 128), (224, 192)],
+    config, checkpoint = reduced_detector(REPO / 'configs' / config, tmp_path)
+    traced, *tested = images_of_sizes(det_data / 'val/00001.png', [(128, 160),
+                                                                   (96, 128),
+                                                                   (224, 192)],
                                       tmp_path)
     lines = deploy(deploy_cfg, config, checkpoint, traced, tested, tmp_path,
                    '--min-score', '0.05')
@@ -193,23 +210,24 @@ def upernet(tmp_path_factory):
     root = tmp_path_factory.mktemp('seg')
     run(REPO / 'tools/data/make_demo_seg.py', '--out', root, '--num-train',
         '64', '--num-val', '1', '--seed', '0')
-    checkpoint = train(
-        UPERNET_DEMO, tmp_path_factory.mktemp('upernet'), root,
-        'train_cfg.max_iters=300', 'train_cfg.val_interval=300',
-        'default_hooks.checkpoint.interval=300', 'param_scheduler.0.end=30',
-        'param_scheduler.1.begin=30', 'param_scheduler.1.end=300')
+    checkpoint = train(UPERNET_DEMO, tmp_path_factory.mktemp('upernet'), root,
+                       'train_cfg.max_iters=300', 'train_cfg.val_interval=300',
+                       'default_hooks.checkpoint.interval=300',
+                       'param_scheduler.0.end=30',
+                       'param_scheduler.1.begin=30',
+                       'param_scheduler.1.end=300')
     return checkpoint, root / 'img_dir/val/00000.jpg'
 
 
-def test_dynamic_upernet_agrees_with_pytorch_at_every_size(
-        tmp_path, upernet):
+def test_dynamic_upernet_agrees_with_pytorch_at_every_size(tmp_path, upernet):
     """Traced at the backbone's 128x128, run where the stride-32 map is
     3x4, 5x5 and 7x6: pyramid pooling into 1, 2, 3 and 6 bins exact (not
     only where the map is a multiple of 6), the maps agreeing on >= 99.9%
     of the pixels."""
     checkpoint, source = upernet
-    traced, *tested = images_of_sizes(
-        source, [(128, 128), (96, 128), (160, 160), (224, 192)], tmp_path)
+    traced, *tested = images_of_sizes(source,
+                                      [(128, 128), (96, 128), (160, 160),
+                                       (224, 192)], tmp_path)
     lines = deploy('mmseg/segmentation_onnxruntime_dynamic.py', UPERNET_DEMO,
                    checkpoint, traced, tested, tmp_path, '--cfg-options',
                    *NATIVE_SIZE)
@@ -235,17 +253,19 @@ def test_dynamic_semantic_fpn_agrees_with_pytorch_at_every_size(tmp_path):
     cfg = Config.fromfile(SEM_FPN_T)
     cfg.model.backbone.update(
         arch=dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=3),
-        img_size=(128, 128), init_cfg=None)
+        img_size=(128, 128),
+        init_cfg=None)
     cfg.model.neck.in_channels = [16, 32, 64, 128]
     cfg.model.test_cfg = dict(mode='whole')  # what mmdeploy exports
-    cfg.test_pipeline[1] = dict(type='Resize', scale_factor=1.0,
-                                keep_ratio=True)
+    cfg.test_pipeline[1] = dict(
+        type='Resize', scale_factor=1.0, keep_ratio=True)
     config, checkpoint = save_random_model(cfg, tmp_path)
     rng = np.random.default_rng(0)
     source = tmp_path / 'source.png'
     cv2.imwrite(str(source), rng.integers(0, 255, (128, 128, 3), np.uint8))
-    traced, *tested = images_of_sizes(
-        source, [(128, 128), (96, 128), (160, 160), (224, 192)], tmp_path)
+    traced, *tested = images_of_sizes(source,
+                                      [(128, 128), (96, 128), (160, 160),
+                                       (224, 192)], tmp_path)
     lines = deploy('mmseg/segmentation_onnxruntime_dynamic.py', config,
                    checkpoint, traced, tested, tmp_path)
     for line, size in zip(lines, ['96, 128', '160, 160', '224, 192']):
@@ -266,10 +286,10 @@ def test_dynamic_classifier_agrees_with_pytorch_at_every_size(tmp_path):
     rng = np.random.default_rng(0)
     source = tmp_path / 'source.png'
     cv2.imwrite(str(source), rng.integers(0, 255, (64, 64, 3), np.uint8))
-    traced, *tested = images_of_sizes(source, [(64, 64), (48, 80),
-                                               (96, 128)], tmp_path)
-    lines = deploy('mmpretrain/classification_onnxruntime_dynamic.py',
-                   config, checkpoint, traced, tested, tmp_path)
+    traced, *tested = images_of_sizes(source, [(64, 64), (48, 80), (96, 128)],
+                                      tmp_path)
+    lines = deploy('mmpretrain/classification_onnxruntime_dynamic.py', config,
+                   checkpoint, traced, tested, tmp_path)
     for line, size in zip(lines, ['48x80', '96x128']):
         assert f'(input {size}): top class' in line, lines
 
@@ -281,11 +301,15 @@ def test_sliding_window_segmentor_is_refused_with_the_fix(tmp_path):
     cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
     checkpoint = tmp_path / 'empty.pth'
     torch.save({'state_dict': {}}, checkpoint)
-    result = subprocess.run(
-        [sys.executable, REPO / 'tools/deployment/deploy.py',
-         DEPLOY / 'mmseg/segmentation_onnxruntime_dynamic.py', SEM_FPN_T,
-         checkpoint, image, '--work-dir', tmp_path], cwd=REPO,
-        capture_output=True, text=True, timeout=300)
+    result = subprocess.run([
+        sys.executable, REPO / 'tools/deployment/deploy.py',
+        DEPLOY / 'mmseg/segmentation_onnxruntime_dynamic.py', SEM_FPN_T,
+        checkpoint, image, '--work-dir', tmp_path
+    ],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode != 0
     assert "model.test_cfg.mode='slide'" in result.stderr
     assert '--cfg-options model.test_cfg.mode=whole' in result.stderr
@@ -314,8 +338,15 @@ def test_exact_adaptive_pooling_at_every_size(tmp_path, bins):
         torch.testing.assert_close(module(x), F.adaptive_avg_pool2d(x, bins))
     path = tmp_path / 'pool.onnx'
     torch.onnx.export(
-        module, (torch.randn(1, 3, 9, 9), ), path, input_names=['x'],
-        dynamic_axes={'x': {0: 'n', 2: 'h', 3: 'w'}}, opset_version=17,
+        module, (torch.randn(1, 3, 9, 9), ),
+        path,
+        input_names=['x'],
+        dynamic_axes={'x': {
+            0: 'n',
+            2: 'h',
+            3: 'w'
+        }},
+        opset_version=17,
         dynamo=False)
     session = onnxruntime.InferenceSession(
         str(path), providers=['CPUExecutionProvider'])

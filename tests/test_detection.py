@@ -23,8 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / 'configs' / 'mask_rcnn'
 DETECTOR_DIRS = ('mask_rcnn', 'cascade_rcnn', 'faster_rcnn', 'retinanet')
 DEMO_CONFIG = CONFIG_DIR / 'mask-rcnn_smlpnet-demo_fpn_shapes.py'
-BOX_DEMO_CONFIG = (REPO / 'configs' / 'faster_rcnn' /
-                   'faster-rcnn_smlpnet-demo_fpn_shapes.py')
+BOX_DEMO_CONFIG = (
+    REPO / 'configs' / 'faster_rcnn' /
+    'faster-rcnn_smlpnet-demo_fpn_shapes.py')
 MAKE_DEMO_DET = REPO / 'tools' / 'data' / 'make_demo_det.py'
 # Two sizes that are not multiples of 32, mixed in one batch.
 IMAGE_SHAPES = [(3, 96, 120), (3, 130, 160)]
@@ -157,8 +158,8 @@ def test_new_heads_follow_their_toolkit_configs():
         configs / 'cascade_rcnn' /
         'cascade-mask-rcnn_smlpnet-s_fpn_4conv1fc-giou_ms-crop-3x_coco.py')
     heads = cascade.model.roi_head.bbox_head
-    assert [head.bbox_coder.target_stds[0] for head in heads
-            ] == [0.1, 0.05, 0.033]
+    assert [head.bbox_coder.target_stds[0]
+            for head in heads] == [0.1, 0.05, 0.033]
     for head in heads:
         assert (head.type, head.num_shared_convs, head.num_shared_fcs,
                 head.loss_bbox.type) == ('ConvFCBBoxHead', 4, 1, 'GIoULoss')
@@ -277,8 +278,7 @@ def test_make_demo_det_is_exact_and_deterministic(tmp_path):
 def test_demo_config_trains_evaluates_and_infers(tmp_path, config, data_args,
                                                  metric_names):
     data_root = tmp_path / 'data'
-    make_demo_data(data_root, '--num-train', '8', '--num-val', '4',
-                   *data_args)
+    make_demo_data(data_root, '--num-train', '8', '--num-val', '4', *data_args)
     cfg = Config.fromfile(config)
     cfg.work_dir = str(tmp_path / 'work_dir')
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
@@ -295,8 +295,8 @@ def test_demo_config_trains_evaluates_and_infers(tmp_path, config, data_args,
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.val()
-    assert {name for name in metrics if name.endswith('_mAP')
-            } == set(metric_names)
+    assert {name
+            for name in metrics if name.endswith('_mAP')} == set(metric_names)
     for name in metric_names:
         assert 0 <= metrics[name] <= 1
 

@@ -23,8 +23,7 @@ def test_statistics_of_bf16_input_are_fp32_with_an_exact_count():
     assert mean.dtype == var.dtype == count.dtype == torch.float32
     assert count.item() == 5 * 5 * 13
     exact = inputs.double().transpose(0, 1).flatten(1)
-    torch.testing.assert_close(
-        mean, exact.mean(1).float(), rtol=1e-6, atol=0)
+    torch.testing.assert_close(mean, exact.mean(1).float(), rtol=1e-6, atol=0)
     torch.testing.assert_close(
         var, exact.var(1, unbiased=False).float(), rtol=1e-3, atol=0)
 
@@ -67,8 +66,7 @@ def sync_bn_batches():
     generator = torch.Generator().manual_seed(0)
     fp32 = torch.randn(6, 3, 4, 5, generator=generator) * 3 + 1
     # 2 x 3 x 9 x 11 = 594 values per channel: not a bf16 number.
-    bf16 = (torch.randn(6, 3, 9, 11, generator=generator) * 2 +
-            50).bfloat16()
+    bf16 = (torch.randn(6, 3, 9, 11, generator=generator) * 2 + 50).bfloat16()
     return dict(
         fp32=(fp32, torch.randn(fp32.shape, generator=generator)),
         bf16=(bf16, torch.randn(bf16.shape, generator=generator)))
@@ -99,13 +97,14 @@ def test_gloo_sync_bn_equals_batch_norm_over_the_whole_batch(tmp_path):
             return torch.allclose(a.float(), b, atol=atol)
 
         outputs_ = torch.cat([h['outputs'] for h in halves])
-        assert outputs_.dtype == (torch.float32
-                                  if name == 'fp32' else torch.bfloat16)
+        assert outputs_.dtype == (
+            torch.float32 if name == 'fp32' else torch.bfloat16)
         assert close(outputs_, outputs)
+        assert close(torch.cat([h['input_grad'] for h in halves]), inputs.grad)
         assert close(
-            torch.cat([h['input_grad'] for h in halves]), inputs.grad)
-        assert close(halves[0]['weight_grad'] + halves[1]['weight_grad'],
-                     layer.weight.grad, atol=atol * outputs.numel()**0.5)
+            halves[0]['weight_grad'] + halves[1]['weight_grad'],
+            layer.weight.grad,
+            atol=atol * outputs.numel()**0.5)
         for half in halves:
             assert close(half['running_mean'], layer.running_mean)
             assert close(half['running_var'], layer.running_var)

@@ -122,8 +122,8 @@ def cosine(grads_a, grads_b):
 def test_forward_backward_reaches_every_parameter(device):
     model = small_net().to(device)
     outputs, grads = forward_backward(model, images(device))
-    assert [out.shape[-2:] for out in outputs] == [(16, 20), (8, 10),
-                                                   (4, 5), (2, 3)]
+    assert [out.shape[-2:] for out in outputs] == [(16, 20), (8, 10), (4, 5),
+                                                   (2, 3)]
     assert all(out.device.type == device for out in outputs)
     for name, grad in grads.items():
         assert torch.isfinite(grad).all() and grad.abs().sum() > 0, name
@@ -240,8 +240,9 @@ def test_upernet_loss_and_predict_on_the_device(device):
         samples.append(sample)
     batch = dict(
         inputs=[
-            torch.randint(0, 256, (3, *shape), generator=generator,
-                          dtype=torch.uint8) for _ in samples
+            torch.randint(
+                0, 256, (3, *shape), generator=generator, dtype=torch.uint8)
+            for _ in samples
         ],
         data_samples=samples)
 

@@ -23,7 +23,8 @@ def learning_rates(model, optim_wrapper_cfg) -> dict:
     names = {id(param): name for name, param in model.named_parameters()}
     return {
         names[id(param)]: group['lr']
-        for group in optimizer.param_groups for param in group['params']
+        for group in optimizer.param_groups
+        for param in group['params']
     }
 
 
@@ -77,6 +78,8 @@ def test_layer_decay_configs(scope, config, head_param):
     model = import_module(f'{scope}.registry').MODELS.build(cfg.model)
     base_lr = cfg.optim_wrapper.optimizer.lr
     lrs = learning_rates(model, cfg.optim_wrapper)
+    neck_param = ('neck.lateral_convs.0.conv.weight' if scope == 'mmdet' else
+                  'decode_head.fpn_bottleneck.conv.weight')
     expected = {
         'backbone.stages.0.downsample.weight': 0.9**27,
         'backbone.stages.0.blocks.1.local_mixing.conv.weight': 0.9**25,
@@ -84,8 +87,7 @@ def test_layer_decay_configs(scope, config, head_param):
         'backbone.stages.2.blocks.6.global_mixing.fuse.weight': 0.9**10,
         'backbone.stages.3.downsample.weight': 0.9**3,
         'backbone.final_norm.weight': 1,
-        'neck.lateral_convs.0.conv.weight' if scope == 'mmdet' else
-        'decode_head.fpn_bottleneck.conv.weight': 1,
+        neck_param: 1,
         head_param: 1,
     }
     for name, scale in expected.items():
@@ -93,14 +95,15 @@ def test_layer_decay_configs(scope, config, head_param):
     # The config's other paramwise options still apply.
     groups = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
     final_norm = model.backbone.final_norm.weight
-    assert [g['weight_decay'] for g in groups.param_groups
-            if g['params'][0] is final_norm] == [0.]
+    assert [
+        g['weight_decay'] for g in groups.param_groups
+        if g['params'][0] is final_norm
+    ] == [0.]
 
 
 def test_constructor_refuses_models_without_layer_depths():
     constructor = LayerDecayOptimWrapperConstructor(
-        dict(optimizer=dict(type='SGD', lr=0.1)),
-        dict(layer_decay_rate=0.9))
+        dict(optimizer=dict(type='SGD', lr=0.1)), dict(layer_decay_rate=0.9))
     with pytest.raises(TypeError, match='get_layer_depth'):
         constructor(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match='layer_decay_rate'):

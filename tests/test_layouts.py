@@ -22,8 +22,12 @@ CONFIGS = {
     'configs/upernet/smlpnet-t_upernet_4xb2-80k_cityscapes-512x1024.py',
     'imagenet': 'configs/smlpnet/smlpnet-tiny_8xb128_in1k.py',
 }
-COUNTS = {'coco': (3, 2), 'ade20k': (3, 2), 'cityscapes': (1, 1),
-          'imagenet': (2, 1)}
+COUNTS = {
+    'coco': (3, 2),
+    'ade20k': (3, 2),
+    'cityscapes': (1, 1),
+    'imagenet': (2, 1)
+}
 
 
 @pytest.fixture(scope='module')
@@ -46,8 +50,8 @@ def build_dataset(name, split, root, monkeypatch):
 
 
 @pytest.mark.parametrize('split', ['train', 'val'])
-def test_coco_layout_goes_through_the_shipped_pipeline(
-        layout_root, split, monkeypatch):
+def test_coco_layout_goes_through_the_shipped_pipeline(layout_root, split,
+                                                       monkeypatch):
     dataset = build_dataset('coco', split, layout_root, monkeypatch)
     assert len(dataset) == COUNTS['coco'][split == 'val']
     sample = dataset[0]
@@ -72,9 +76,9 @@ def test_coco_annotations_use_every_encoding(layout_root):
     assert kinds == {'crowd', 'polygon', 'rle'}
 
 
-@pytest.mark.parametrize('name, num_classes', [('ade20k', ADE20K_CLASSES),
-                                               ('cityscapes',
-                                                CITYSCAPES_CLASSES)])
+@pytest.mark.parametrize('name, num_classes',
+                         [('ade20k', ADE20K_CLASSES),
+                          ('cityscapes', CITYSCAPES_CLASSES)])
 @pytest.mark.parametrize('split', ['train', 'val'])
 def test_segmentation_layouts_go_through_the_shipped_pipelines(
         layout_root, name, num_classes, split, monkeypatch):
@@ -103,8 +107,11 @@ def test_rehearsal_launch_stops_every_process_after_the_checkpoint(tmp_path):
         "setsid python -c 'import time; x = bytearray(64 << 20); "
         "time.sleep(60)' & echo $! > rank.pid; sleep 1; "
         "echo epoch_1.pth > last_checkpoint; touch epoch_1.pth; sleep 60")
-    step = launch(['bash', '-c', script], tmp_path, tmp_path / 'log',
-                  stop_after=(tmp_path, 'epoch_1.pth'), poll_seconds=0.2)
+    step = launch(['bash', '-c', script],
+                  tmp_path,
+                  tmp_path / 'log',
+                  stop_after=(tmp_path, 'epoch_1.pth'),
+                  poll_seconds=0.2)
     assert step.returncode is None  # stopped, not exited
     assert step.seconds < 30
     assert step.peak_rss_mib > 64

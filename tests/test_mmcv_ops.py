@@ -49,8 +49,8 @@ def test_roi_align_matches_torchvision():
                                     'avg', True)
         torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
         module = mmcv_ops.RoIAlign((7, 7), scale, ratio, aligned=True)
-        torch.testing.assert_close(module(features, rois), expected,
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            module(features, rois), expected, rtol=1e-5, atol=1e-5)
 
 
 def nvcc():
@@ -62,8 +62,8 @@ def nvcc():
 
 
 @pytest.mark.parametrize('gencode, archs', [
-    (['arch=compute_80,code=sm_80',
-      'arch=compute_90,code=[sm_90,compute_90]'], ['8.0', '9.0']),
+    (['arch=compute_80,code=sm_80', 'arch=compute_90,code=[sm_90,compute_90]'
+      ], ['8.0', '9.0']),
     (['arch=compute_75,code=compute_75'], ['7.5+PTX']),
 ])
 def test_fatbin_architectures_of_an_nvcc_library(tmp_path, gencode, archs):
@@ -73,8 +73,12 @@ def test_fatbin_architectures_of_an_nvcc_library(tmp_path, gencode, archs):
         'extern "C" void launch(float *x) { twice<<<1, 32>>>(x); }\n')
     library = tmp_path / 'kernel.so'
     flags = [f'-gencode={code}' for code in gencode]
-    subprocess.run([nvcc(), '-shared', '-Xcompiler', '-fPIC', *flags,
-                    str(source), '-o', str(library)], check=True,
+    subprocess.run([
+        nvcc(), '-shared', '-Xcompiler', '-fPIC', *flags,
+        str(source), '-o',
+        str(library)
+    ],
+                   check=True,
                    timeout=300)
     assert cuda_archs(library) == archs
 
@@ -90,8 +94,8 @@ def test_installed_mmcv_cuda_ops_hold_the_architectures_asked_for():
     assert archs, 'mmcv has CUDA ops but no GPU code in its library'
     wanted = os.environ.get('TORCH_CUDA_ARCH_LIST')
     if wanted:
-        assert {a.split('+')[0] for a in archs} >= set(
-            wanted.replace(';', ' ').split()), archs
+        assert {a.split('+')[0]
+                for a in archs} >= set(wanted.replace(';', ' ').split()), archs
     if torch.cuda.is_available():
         capability = '%d.%d' % torch.cuda.get_device_capability()
         assert any(a.split('+')[0] == capability for a in archs), (

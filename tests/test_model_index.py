@@ -21,8 +21,8 @@ import mmsmlp
 from mmsmlp.analysis.flops import count_flops, num_params
 from mmsmlp.apis import build_model, tensor_forward
 from mmsmlp.model_index import (MMPRETRAIN_METAFILES, MODEL_INDEX,
-                                get_config_path, input_size,
-                                load_model_index, mim_root)
+                                get_config_path, input_size, load_model_index,
+                                mim_root)
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRIES = load_model_index()
@@ -120,8 +120,7 @@ def test_mmpretrain_lists_and_builds_the_classifiers_by_name():
     from mmpretrain import get_model, list_models
     assert list_models('*smlpnet*') == CLASSIFIERS
     assert 'smlpnet-tiny_8xb128_in1k' in CLASSIFIERS
-    assert not any('rcnn' in name or 'upernet' in name
-                   for name in CLASSIFIERS)
+    assert not any('rcnn' in name or 'upernet' in name for name in CLASSIFIERS)
     model = get_model('smlpnet-tiny_8xb128_in1k')
     assert type(model.backbone).__name__ == 'SMLPNet'
     assert sum(p.numel() for p in model.parameters()) == 24_123_584
@@ -131,8 +130,7 @@ def test_mmpretrain_lists_and_builds_the_classifiers_by_name():
 
 def test_pretrained_checkpoint_and_inferencers_by_name(tmp_path):
     from mmpretrain import get_model
-    from mmpretrain.apis import (FeatureExtractor,
-                                 ImageClassificationInferencer)
+    from mmpretrain.apis import FeatureExtractor, ImageClassificationInferencer
     name = 'smlpnet-demo_1xb32_shapes'
     classes = ['a', 'b', 'c', 'd', 'e', 'f']
     trained = get_model(name)
@@ -141,16 +139,18 @@ def test_pretrained_checkpoint_and_inferencers_by_name(tmp_path):
             param.normal_()
     checkpoint = tmp_path / 'demo.pth'
     torch.save(
-        dict(state_dict=trained.state_dict(),
-             meta=dict(dataset_meta=dict(classes=classes))), checkpoint)
+        dict(
+            state_dict=trained.state_dict(),
+            meta=dict(dataset_meta=dict(classes=classes))), checkpoint)
 
     loaded = get_model(name, pretrained=str(checkpoint))
     for key, value in trained.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
 
     image = tmp_path / 'image.png'
-    cv2.imwrite(str(image), np.random.default_rng(0).integers(
-        0, 256, (80, 96, 3), dtype=np.uint8))
+    cv2.imwrite(
+        str(image),
+        np.random.default_rng(0).integers(0, 256, (80, 96, 3), dtype=np.uint8))
     # The inferencers build their pipelines in the current default scope,
     # which other tests may have left at another toolkit's.
     with DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -170,7 +170,9 @@ def python_output(code: str) -> str:
     this checkout; it must succeed."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     run = subprocess.run([sys.executable, '-c', code],
-                         capture_output=True, text=True, env=env,
+                         capture_output=True,
+                         text=True,
+                         env=env,
                          timeout=300)
     assert run.returncode == 0, run.stderr
     return run.stdout

@@ -38,7 +38,10 @@ def make_demo_data(task: str, out: Path, *args: str) -> None:
         sys.executable,
         str(REPO / 'tools' / 'data' / f'make_demo_{task}.py'), '--out',
         str(out), *args
-    ], check=True, capture_output=True, timeout=300)
+    ],
+                   check=True,
+                   capture_output=True,
+                   timeout=300)
 
 
 def load_short(name: str,

@@ -15,8 +15,10 @@ from mmengine.fileio import load
 REPO = Path(__file__).resolve().parents[1]
 # Build output and what a developer may keep in a checkout: data,
 # checkpoints, work dirs, the offline wheelhouse.
-NOT_SOURCE = {'.git', 'build', 'dist', '.pytest_cache', 'data', 'checkpoints',
-              'work_dirs', 'outputs', 'wheelhouse'}
+NOT_SOURCE = {
+    '.git', 'build', 'dist', '.pytest_cache', 'data', 'checkpoints',
+    'work_dirs', 'outputs', 'wheelhouse'
+}
 
 
 def not_source(directory, names):
@@ -33,7 +35,9 @@ def not_source(directory, names):
 
 def pip(*args, cwd=None):
     run = subprocess.run([sys.executable, '-m', 'pip', *args],
-                         capture_output=True, text=True, cwd=cwd,
+                         capture_output=True,
+                         text=True,
+                         cwd=cwd,
                          timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
 
@@ -55,9 +59,7 @@ def wheel(tmp_path_factory):
 def test_wheel_carries_package_configs_and_model_index(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     top_level = {name.split('/')[0] for name in names}
-    assert {t for t in top_level if not t.endswith('.dist-info')} == {
-        'mmsmlp'
-    }
+    assert {t for t in top_level if not t.endswith('.dist-info')} == {'mmsmlp'}
     assert not [n for n in names if '__pycache__' in n or n.endswith('.pyc')]
     for module in ('__init__.py', 'model_index.py', 'utils/collect_env.py',
                    'models/backbones/smlpnet.py'):
@@ -83,13 +85,18 @@ def test_wheel_states_requirements_and_extras(wheel):
     metadata_file = next(n for n in archive.namelist()
                          if n.endswith('.dist-info/METADATA'))
     metadata = archive.read(metadata_file).decode()
-    requires = [line.split(': ', 1)[1] for line in metadata.splitlines()
-                if line.startswith('Requires-Dist: ')]
+    requires = [
+        line.split(': ', 1)[1] for line in metadata.splitlines()
+        if line.startswith('Requires-Dist: ')
+    ]
     assert 'torch>=2.6' in requires
-    assert any(r.startswith('mmcv>=2.0.0') and 'extra' not in r
-               for r in requires)
-    extras = {line.split(': ', 1)[1] for line in metadata.splitlines()
-              if line.startswith('Provides-Extra: ')}
+    assert any(
+        r.startswith('mmcv>=2.0.0') and 'extra' not in r for r in requires)
+    extras = {
+        line.split(': ', 1)[1]
+        for line in metadata.splitlines()
+        if line.startswith('Provides-Extra: ')
+    }
     assert extras == {'cls', 'det', 'seg', 'deploy', 'tests', 'all'}
     assert 'mmdet>=3.3.0; extra == "det"' in requires
     assert 'mmcv<2.2.0,>=2.0.0; extra == "det"' in requires
@@ -125,8 +132,12 @@ assert model._config.filename.startswith(mim), model._config.filename
 print('ok')
 '''
     env = dict(os.environ, PYTHONPATH=str(site))
-    run = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                         text=True, env=env, cwd=tmp_path, timeout=300)
+    run = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True,
+                         env=env,
+                         cwd=tmp_path,
+                         timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split()[-1] == 'ok'
 
@@ -168,8 +179,9 @@ def test_openmim_lists_searches_trains_and_tests_an_installed_wheel(
     assert 'smlpnet-tiny_8xb128_in1k' not in found
 
     mim_tools = site / 'mmsmlp' / '.mim' / 'tools'
-    run(str(mim_tools / 'data' / 'make_demo_cls.py'), '--out',
-        'data/demo/cls', '--num-train', '2', '--num-val', '1', '--size', '32')
+    run(
+        str(mim_tools / 'data' / 'make_demo_cls.py'), '--out', 'data/demo/cls',
+        '--num-train', '2', '--num-val', '1', '--size', '32')
     config = 'smlpnet-demo_1xb32_shapes.py'
     # Two epochs: the schedule warms up during the first.
     short_run = ('train_cfg.max_epochs=2', 'train_cfg.val_interval=2',

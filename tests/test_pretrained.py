@@ -57,16 +57,18 @@ def test_get_model_pretrained_gives_the_official_logits(spach_hub):
 
 def test_weights_suffix_picks_the_ema_weights(spach_hub):
     from mmpretrain import get_model
-    model = get_model('smlpnet-small_8xb128_in1k',
-                      pretrained=spach_hub.urls['small'] + '#model_ema')
+    model = get_model(
+        'smlpnet-small_8xb128_in1k',
+        pretrained=spach_hub.urls['small'] + '#model_ema')
     assert_official_logits(model, spach_hub.small_ema)
 
 
 def test_ema_suffix_on_a_file_without_ema_weights_is_an_error(spach_hub):
     from mmpretrain import get_model
     with pytest.raises(CheckpointError, match="no 'model_ema' weights"):
-        get_model('smlpnet-base_8xb128_in1k',
-                  pretrained=spach_hub.urls['base'] + '#model_ema')
+        get_model(
+            'smlpnet-base_8xb128_in1k',
+            pretrained=spach_hub.urls['base'] + '#model_ema')
 
 
 def test_an_unreleased_spach_url_is_an_error():
@@ -84,10 +86,9 @@ def build_from_config(name: str, scope: str):
 
 
 @pytest.mark.parametrize('name, scope, arch', [
-    ('configs/mask_rcnn/mask-rcnn_smlpnet-s_fpn_1x_coco.py', 'mmdet',
-     'small'),
-    ('configs/upernet/smlpnet-b_upernet_8xb2-160k_ade20k-512x512.py',
-     'mmseg', 'base'),
+    ('configs/mask_rcnn/mask-rcnn_smlpnet-s_fpn_1x_coco.py', 'mmdet', 'small'),
+    ('configs/upernet/smlpnet-b_upernet_8xb2-160k_ade20k-512x512.py', 'mmseg',
+     'base'),
 ])
 def test_downstream_configs_load_the_official_weights_by_default(
         spach_hub, tmp_path, name, scope, arch):
@@ -104,8 +105,8 @@ def test_downstream_configs_load_the_official_weights_by_default(
     backbone_cfg = dict(config.model.backbone, init_cfg=None)
     backbone_cfg.pop('type')
     reference = SMLPNet(**backbone_cfg)
-    load_checkpoint(reference, str(converted), revise_keys=[(r'^backbone\.',
-                                                             '')])
+    load_checkpoint(
+        reference, str(converted), revise_keys=[(r'^backbone\.', '')])
     ours = model.backbone.state_dict()
     assert set(ours) == set(reference.state_dict())
     for key, value in reference.state_dict().items():
@@ -115,12 +116,12 @@ def test_downstream_configs_load_the_official_weights_by_default(
     model.backbone.eval()
     with torch.no_grad():
         features = model.backbone(images)
-        expected = (spach_hub.base(images) if arch == 'base' else
-                    spach_hub.small(images))
+        expected = (
+            spach_hub.base(images)
+            if arch == 'base' else spach_hub.small(images))
     if model.backbone.img_size == (224, 224):
         for actual, official in zip(features, expected):
-            torch.testing.assert_close(actual, official, rtol=1e-4,
-                                       atol=1e-4)
+            torch.testing.assert_close(actual, official, rtol=1e-4, atol=1e-4)
     else:
         with torch.no_grad():
             for actual, wanted in zip(features, reference.eval()(images)):
@@ -130,8 +131,8 @@ def test_downstream_configs_load_the_official_weights_by_default(
 def test_tiny_config_placeholder_says_how_to_get_weights():
     model, _ = build_from_config(
         'mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py', 'mmdet')
-    with pytest.raises(FileNotFoundError,
-                       match='for sMLPNet-T there are none: train'):
+    with pytest.raises(
+            FileNotFoundError, match='for sMLPNet-T there are none: train'):
         model.backbone.init_weights()
 
 
@@ -160,18 +161,21 @@ def test_an_evil_file_at_the_release_url_is_refused(spach_hub, tmp_path):
 @pytest.fixture
 def official_small():
     """An official model of SMALL_ARCH at 64 px with random weights."""
-    return random_official_model(SMALL_ARCH['embed_dims'],
-                                 SMALL_ARCH['depths'], SMALL_ARCH['alpha'],
-                                 64, 10, seed=3, weight_std=0.2)
+    return random_official_model(
+        SMALL_ARCH['embed_dims'],
+        SMALL_ARCH['depths'],
+        SMALL_ARCH['alpha'],
+        64,
+        10,
+        seed=3,
+        weight_std=0.2)
 
 
 def assert_same_features(backbone, official):
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        for actual, expected in zip(backbone.eval()(images),
-                                    official(images)):
-            torch.testing.assert_close(actual, expected, rtol=1e-4,
-                                       atol=1e-4)
+        for actual, expected in zip(backbone.eval()(images), official(images)):
+            torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize('wrap', ['bare', 'trainer'])
@@ -189,16 +193,18 @@ def test_load_state_dict_converts_the_official_layout(official_small, wrap):
 
 
 @pytest.mark.parametrize('layout', ['trainer', 'model'])
-def test_pretrained_init_reads_official_local_files(
-        official_small, tmp_path, layout):
+def test_pretrained_init_reads_official_local_files(official_small, tmp_path,
+                                                    layout):
     """A local official file works as a Pretrained checkpoint with the
     prefix the configs use, like a converted one."""
     path = tmp_path / 'official.pth'
     weights = official_small.state_dict()
-    torch.save(dict(model=weights) if layout == 'model' else dict(
-        model=weights, args=argparse.Namespace(lr=1.)), path)
-    backbone = small_net(init_cfg=dict(
-        type='Pretrained', checkpoint=str(path), prefix='backbone.'))
+    torch.save(
+        dict(model=weights) if layout == 'model' else dict(
+            model=weights, args=argparse.Namespace(lr=1.)), path)
+    backbone = small_net(
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(path), prefix='backbone.'))
     backbone.init_weights()
     assert_same_features(backbone, official_small)
 
@@ -210,8 +216,8 @@ def test_converter_tool_and_loader_give_the_same_state_dict(
     converted = tmp_path / 'converted.pth'
     convert_official_checkpoint(path, converted)
     from_file = small_net()
-    load_checkpoint(from_file, str(converted),
-                    revise_keys=[(r'^backbone\.', '')])
+    load_checkpoint(
+        from_file, str(converted), revise_keys=[(r'^backbone\.', '')])
     on_load = small_net()
     on_load.load_state_dict(official_small.state_dict())
     for key, value in from_file.state_dict().items():
@@ -239,21 +245,25 @@ def mmpretrain_file(tmp_path, backbone, drop=()):
 def test_missing_prefix_is_named(tmp_path):
     path = mmpretrain_file(tmp_path, random_small_net())
     backbone = small_net(init_cfg=dict(type='Pretrained', checkpoint=path))
-    with pytest.raises(ValueError, match=(
-            r"leave (\d+) of the \1 SMLPNet tensors at their initial values.*"
-            r"Its SMLPNet weights are under 'backbone\.', not '': set "
-            r"prefix='backbone\.'")):
+    message = (
+        r"leave (\d+) of the \1 SMLPNet tensors at their initial "
+        r"values.*Its SMLPNet weights are under 'backbone\.', not '': set "
+        r"prefix='backbone\.'")
+    with pytest.raises(ValueError, match=message):
         backbone.init_weights()
 
 
 def test_wrong_prefix_is_named(tmp_path):
     path = tmp_path / 'detector.pth'
     torch.save(dict(state_dict={'neck.conv.weight': torch.zeros(1)}), path)
-    backbone = small_net(init_cfg=dict(
-        type='Pretrained', checkpoint=str(path), prefix='neck.'))
-    with pytest.raises(ValueError, match=(
-            r"not an sMLPNet checkpoint: none of its 1 keys is an SMLPNet "
-            r"tensor under '' \(the first: conv.weight\).*check the prefix")):
+    backbone = small_net(
+        init_cfg=dict(type='Pretrained', checkpoint=str(path), prefix='neck.'))
+    with pytest.raises(
+            ValueError,
+            match=(
+                r"not an sMLPNet checkpoint: none of its 1 keys is an SMLPNet "
+                r"tensor under '' \(the first: conv.weight\).*check the prefix"
+            )):
         backbone.init_weights()
 
 
@@ -262,9 +272,10 @@ def test_half_matching_checkpoint_is_refused_unless_partial_is_allowed(
     source = random_small_net()
     path = mmpretrain_file(tmp_path, source, drop=('stages.2', 'stages.3'))
     init_cfg = dict(type='Pretrained', checkpoint=path, prefix='backbone.')
-    with pytest.raises(ValueError, match=(
-            r'lacks stages\.2, stages\.3\).*'
-            r'allow_partial_load=True')):
+    with pytest.raises(
+            ValueError,
+            match=(r'lacks stages\.2, stages\.3\).*'
+                   r'allow_partial_load=True')):
         small_net(init_cfg=init_cfg).init_weights()
 
     partial = small_net(init_cfg=init_cfg, allow_partial_load=True)
@@ -280,15 +291,15 @@ def test_torch_strict_false_load_is_loud_too():
 
 
 # ------------------------------------------------ window mode, img_size
-def test_window_mode_refuses_another_grid_and_keeps_the_checkpoint_function(
-):
+def test_window_mode_refuses_another_grid_and_keeps_the_checkpoint_function():
     at_64 = random_small_net(mixing_mode='window')
-    with pytest.raises(ValueError, match=(
-            r"mixing_mode='window'.*mixes 16 tokens along H \(an img_size H "
-            r'of about 64 px\).*img_size=\(96, 96\).*Build the backbone '
-            r"with the checkpoint's img_size")):
-        small_net(img_size=96, mixing_mode='window').load_state_dict(
-            at_64.state_dict())
+    message = (r"mixing_mode='window'.*mixes 16 tokens along H \(an "
+               r'img_size H of about 64 px\).*img_size=\(96, 96\).*Build the '
+               r"backbone with the checkpoint's img_size")
+    with pytest.raises(ValueError, match=message):
+        small_net(
+            img_size=96,
+            mixing_mode='window').load_state_dict(at_64.state_dict())
     # Built with the checkpoint's img_size, it computes the checkpoint's
     # function at any input size.
     same = small_net(img_size=64, mixing_mode='window')

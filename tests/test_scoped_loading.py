@@ -96,20 +96,22 @@ def small_resnet_classifier():
     return ImageClassifier(
         backbone=dict(type='mmpretrain.ResNet', depth=18, base_channels=8),
         neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmpretrain.LinearClsHead', num_classes=3,
-                  in_channels=64))
+        head=dict(
+            type='mmpretrain.LinearClsHead', num_classes=3, in_channels=64))
 
 
 def small_swin_classifier():
     from mmpretrain.models import ImageClassifier
     mmpretrain_scope()
     return ImageClassifier(
-        backbone=dict(type='mmpretrain.SwinTransformer',
-                      arch=dict(embed_dims=16, depths=[1, 1, 1, 1],
-                                num_heads=[1, 1, 1, 1]), img_size=64),
+        backbone=dict(
+            type='mmpretrain.SwinTransformer',
+            arch=dict(
+                embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1]),
+            img_size=64),
         neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmpretrain.LinearClsHead', num_classes=3,
-                  in_channels=128))
+        head=dict(
+            type='mmpretrain.LinearClsHead', num_classes=3, in_channels=128))
 
 
 @pytest.fixture(scope='module')
@@ -122,8 +124,10 @@ def foreign_checkpoints(tmp_path_factory):
     swin = small_swin_classifier().state_dict()
     files = []
 
-    def add(name, checkpoint, weights, kinds=('load_checkpoint',
-                                              'pretrained', 'raw')):
+    def add(name,
+            checkpoint,
+            weights,
+            kinds=('load_checkpoint', 'pretrained', 'raw')):
         path = str(root / name)
         if name.endswith('by_mmengine.pth'):
             save_checkpoint(checkpoint, path)
@@ -132,9 +136,11 @@ def foreign_checkpoints(tmp_path_factory):
         torch.save(weights, path + '.keys')
         files.extend((f'{name}:{kind}', kind, path) for kind in kinds)
 
-    add('resnet_by_mmengine.pth',
-        dict(meta=dict(epoch=3, mmpretrain_version='1.2.0'),
-             state_dict=resnet), resnet)
+    add(
+        'resnet_by_mmengine.pth',
+        dict(
+            meta=dict(epoch=3, mmpretrain_version='1.2.0'), state_dict=resnet),
+        resnet)
     add('swin_by_mmengine.pth', dict(meta=dict(iter=10), state_dict=swin),
         swin)
     add('model_entry.pth', dict(model=resnet, epoch=1), resnet, ('raw', ))
@@ -156,9 +162,15 @@ def run_child(root, files, torch_home, import_mmsmlp: bool):
     out.mkdir(exist_ok=True)
     args = [item for entry in files for item in entry]
     env = dict(os.environ, TORCH_HOME=torch_home)
-    result = subprocess.run(
-        [sys.executable, '-c', CHILD, str(int(import_mmsmlp)), str(out),
-         *args], capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run([
+        sys.executable, '-c', CHILD,
+        str(int(import_mmsmlp)),
+        str(out), *args
+    ],
+                            capture_output=True,
+                            text=True,
+                            timeout=300,
+                            env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines()
                 if line.startswith('REPORT'))
@@ -179,34 +191,38 @@ def test_import_mmsmlp_changes_nothing_for_other_checkpoints(
         for key in expected:
             assert torch.equal(expected[key], loaded[key]), (name, key)
     # The loads did load: the weights are the saved ones, not zeros.
-    resnet = torch.load(root / 'resnet_by_mmengine.pth.keys',
-                        weights_only=True)
-    loaded = torch.load(out_with / 'ddp.pth:load_checkpoint.pt',
-                        weights_only=True)
+    resnet = torch.load(
+        root / 'resnet_by_mmengine.pth.keys', weights_only=True)
+    loaded = torch.load(
+        out_with / 'ddp.pth:load_checkpoint.pt', weights_only=True)
     key = 'backbone.conv1.weight'
     assert torch.equal(loaded[key], resnet[key]) and resnet[key].abs().sum()
 
 
 # ------------------------------------------------------------ bad files
-@pytest.mark.parametrize('content', [b'', b'hello, not a checkpoint\n',
-                                     b'PK\x03\x04truncated'])
+@pytest.mark.parametrize(
+    'content', [b'', b'hello, not a checkpoint\n', b'PK\x03\x04truncated'])
 def test_a_file_that_is_no_checkpoint_is_named(tmp_path, content):
     path = tmp_path / 'notes.pth'
     path.write_bytes(content)
-    with pytest.raises(CheckpointError,
-                       match=f'{path} is not a checkpoint: torch.load'):
-        load_checkpoint(SMLPNet(dict(embed_dims=8, depths=(1, 1, 1, 1))),
-                        str(path))
+    with pytest.raises(
+            CheckpointError, match=f'{path} is not a checkpoint: torch.load'):
+        load_checkpoint(
+            SMLPNet(dict(embed_dims=8, depths=(1, 1, 1, 1))), str(path))
 
 
 def test_a_checkpoint_of_another_model_is_named_as_such(tmp_path):
     """Swin's ``stages.*.blocks.*`` keys were taken for an sMLPNet of
     other depths."""
     swin = small_swin_classifier().state_dict()
-    backbone = {key[len('backbone.'):]: value
-                for key, value in swin.items() if key.startswith('backbone.')}
-    with pytest.raises(ValueError, match='It is not an sMLPNet checkpoint: '
-                       r"none of its \d+ keys is an SMLPNet tensor"):
+    backbone = {
+        key[len('backbone.'):]: value
+        for key, value in swin.items() if key.startswith('backbone.')
+    }
+    with pytest.raises(
+            ValueError,
+            match='It is not an sMLPNet checkpoint: '
+            r"none of its \d+ keys is an SMLPNet tensor"):
         SMLPNet('tiny').load_state_dict(backbone)
 
 
@@ -221,10 +237,11 @@ def test_a_backbone_only_file_as_load_from_says_how_to_load_it(tmp_path):
     classifier = ImageClassifier(
         backbone=dict(type='SMLPNet', arch=arch, img_size=64),
         neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmpretrain.LinearClsHead', num_classes=3,
-                  in_channels=64))
-    with pytest.raises(ValueError, match=(
-            r"This SMLPNet is the model's 'backbone\.' and the checkpoint has "
-            r"no keys under that prefix.*init_cfg=dict\(type='Pretrained', "
-            r'checkpoint=FILE\)')):
+        head=dict(
+            type='mmpretrain.LinearClsHead', num_classes=3, in_channels=64))
+    message = (
+        r"This SMLPNet is the model's 'backbone\.' and the checkpoint "
+        r"has no keys under that prefix.*init_cfg=dict\(type='Pretrained', "
+        r'checkpoint=FILE\)')
+    with pytest.raises(ValueError, match=message):
         load_checkpoint(classifier, str(path))

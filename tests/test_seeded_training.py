@@ -80,6 +80,7 @@ def test_each_epoch_augments_anew(image_folder):
     epoch, every epoch repeats the draws of the first, position by position
     (the same crops of the same images, unshuffled); seeded, they are new
     (12 random crops of 24x24 images: all equal by chance never happens)."""
+
     def changed(images):
         return sum(not torch.equal(images[0][i], images[1][i])
                    for i in range(12))
@@ -93,8 +94,7 @@ def test_each_epoch_augments_anew(image_folder):
     assert changed(images_by_epoch(unseeded)) == 0
 
 
-def test_loading_in_process_leaves_the_process_generators_alone(
-        image_folder):
+def test_loading_in_process_leaves_the_process_generators_alone(image_folder):
     """With num_workers=0 the transforms run in the training process; they
     must not consume the draws of the model (drop path, mixup)."""
     init_default_scope('mmpretrain')
@@ -121,5 +121,5 @@ def test_seeded_dataset_refuses_an_index_without_a_seed(image_folder):
     with pytest.raises(TypeError, match="must be a SeededSampler"):
         dataset[0]
     first = dataset[SeededIndex(0, seed=5)]
-    assert torch.equal(first['inputs'],
-                       dataset[SeededIndex(0, seed=5)]['inputs'])
+    assert torch.equal(first['inputs'], dataset[SeededIndex(0,
+                                                            seed=5)]['inputs'])

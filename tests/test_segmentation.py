@@ -142,8 +142,8 @@ def test_new_configs_follow_their_toolkit_configs():
     """Semantic FPN with PoolFormer's 40k ADE20K recipe; UperNet on
     Cityscapes with a non-square 512x1024 reference grid, tested in windows
     of that size."""
-    fpn = Config.fromfile(str(SEM_FPN_DIR /
-                              'fpn_smlpnet-s_8xb4-40k_ade20k-512x512.py'))
+    fpn = Config.fromfile(
+        str(SEM_FPN_DIR / 'fpn_smlpnet-s_8xb4-40k_ade20k-512x512.py'))
     assert fpn.model.neck.in_channels == [96, 192, 384, 768]
     assert fpn.optim_wrapper.optimizer == dict(
         type='AdamW', lr=2e-4, weight_decay=1e-4)
@@ -269,24 +269,26 @@ def test_mixing_mode_study_trains_and_tabulates_both_modes(tmp_path):
         f'test_dataloader.dataset.data_root={data_root}',
         'train_dataloader.batch_size=2', 'train_cfg.max_iters=2'
     ]
-    result = subprocess.run(
-        [
-            sys.executable, 'tools/analysis_tools/mixing_mode_study.py',
-            '--tasks', 'segmentation', '--seeds', '0', '--test-scales', '1',
-            '1.5', '--work-dir',
-            str(tmp_path / 'study'), '--cfg-options', *options
-        ],
-        cwd=REPO,
-        env=dict(os.environ, OMP_NUM_THREADS='1'),
-        capture_output=True,
-        text=True,
-        timeout=600)
+    result = subprocess.run([
+        sys.executable, 'tools/analysis_tools/mixing_mode_study.py', '--tasks',
+        'segmentation', '--seeds', '0', '--test-scales', '1', '1.5',
+        '--work-dir',
+        str(tmp_path / 'study'), '--cfg-options', *options
+    ],
+                            cwd=REPO,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'),
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     with open(tmp_path / 'study' / 'results.json') as file:
         runs = json.load(file)['runs']
-    miou = {(run['mode'], run['test_scale']): run['metrics']['mIoU']
-            for run in runs}
-    assert set(miou) == {(mode, scale) for mode in ('window', 'resize')
+    miou = {
+        (run['mode'], run['test_scale']): run['metrics']['mIoU']
+        for run in runs
+    }
+    assert set(miou) == {(mode, scale)
+                         for mode in ('window', 'resize')
                          for scale in (1.0, 1.5)}
     assert miou['window', 1.0] == miou['resize', 1.0]
     assert '| segmentation | resize | 1.5x | 1 | mIoU |' in result.stdout

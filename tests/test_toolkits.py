@@ -7,9 +7,8 @@ from mmengine.registry import init_default_scope
 
 import mmsmlp  # noqa: F401  (registers SMLPNet, allow-lists checkpoints)
 
-SMALL_BACKBONE = dict(type='SMLPNet',
-                      arch=dict(embed_dims=8, depths=(1, 1, 1, 1)),
-                      img_size=64)
+SMALL_BACKBONE = dict(
+    type='SMLPNet', arch=dict(embed_dims=8, depths=(1, 1, 1, 1)), img_size=64)
 CHANNELS = [8, 16, 32, 64]
 
 
@@ -34,8 +33,11 @@ def classifier_cfg():
         type='ImageClassifier',
         backbone=SMALL_BACKBONE,
         neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=5, in_channels=64,
-                  loss=dict(type='CrossEntropyLoss')),
+        head=dict(
+            type='LinearClsHead',
+            num_classes=5,
+            in_channels=64,
+            loss=dict(type='CrossEntropyLoss')),
         data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=5))
 
 
@@ -43,8 +45,10 @@ def test_mmpretrain_image_classifier_step():
     from mmpretrain.structures import DataSample
     model = build('mmpretrain', classifier_cfg())
     batch = dict(
-        inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)
-                for _ in range(2)],
+        inputs=[
+            torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)
+            for _ in range(2)
+        ],
         data_samples=[DataSample().set_gt_label(i) for i in range(2)])
     data = model.data_preprocessor(batch, True)
     losses = model(**data, mode='loss')
@@ -64,8 +68,11 @@ def test_mmdet_mask_rcnn_step(tmp_path):
         f'model = dict(backbone=dict(_delete_=True, **{SMALL_BACKBONE!r}),\n'
         f'             neck=dict(in_channels={CHANNELS!r}))\n')
     model = build('mmdet', Config.fromfile(config).model)
-    batch = demo_mm_inputs(2, [(3, 96, 128), (3, 80, 100)], num_items=[2, 1],
-                           num_classes=80, with_mask=True)
+    batch = demo_mm_inputs(
+        2, [(3, 96, 128), (3, 80, 100)],
+        num_items=[2, 1],
+        num_classes=80,
+        with_mask=True)
     data = model.data_preprocessor(batch, True)
     losses = model(**data, mode='loss')
     loss, _ = model.parse_losses(losses)
@@ -86,22 +93,26 @@ def test_mmseg_upernet_step(tmp_path):
         "norm_cfg = dict(type='BN', requires_grad=True)\n"
         f'model = dict(backbone=dict(_delete_=True, **{SMALL_BACKBONE!r}),\n'
         '             data_preprocessor=dict(size=(64, 96)),\n'
-        f'             decode_head=dict(in_channels={CHANNELS!r}, channels=16,\n'
+        f'             decode_head=dict(in_channels={CHANNELS!r},\n'
+        '                              channels=16,\n'
         '                              num_classes=4, norm_cfg=norm_cfg),\n'
         '             auxiliary_head=dict(in_channels=32, channels=8,\n'
-        '                                 num_classes=4, norm_cfg=norm_cfg))\n')
+        '                                 num_classes=4,\n'
+        '                                 norm_cfg=norm_cfg))\n')
     model = build('mmseg', Config.fromfile(config).model)
     samples = []
     for _ in range(2):
-        sample = SegDataSample(metainfo=dict(img_shape=(64, 96),
-                                             ori_shape=(64, 96),
-                                             pad_shape=(64, 96)))
-        sample.gt_sem_seg = PixelData(
-            data=torch.randint(0, 4, (1, 64, 96)))
+        sample = SegDataSample(
+            metainfo=dict(
+                img_shape=(64, 96), ori_shape=(64, 96), pad_shape=(64, 96)))
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, 4, (1, 64, 96)))
         samples.append(sample)
-    batch = dict(inputs=[torch.randint(0, 255, (3, 64, 96),
-                                       dtype=torch.uint8) for _ in range(2)],
-                 data_samples=samples)
+    batch = dict(
+        inputs=[
+            torch.randint(0, 255, (3, 64, 96), dtype=torch.uint8)
+            for _ in range(2)
+        ],
+        data_samples=samples)
     data = model.data_preprocessor(batch, True)
     losses = model(**data, mode='loss')
     loss, _ = model.parse_losses(losses)
@@ -117,10 +128,10 @@ def test_mmengine_checkpoint_saves_loads_and_resumes(tmp_path):
     """A Runner checkpoint (message hub of HistoryBuffers, numpy scalars,
     optimizer and scheduler state) loads under torch's default
     weights_only, and a second Runner resumes from it."""
-    from mmengine.runner import Runner
-    from mmpretrain.datasets import CustomDataset  # noqa: F401
     import mmcv
     import numpy as np
+    from mmengine.runner import Runner
+    from mmpretrain.datasets import CustomDataset  # noqa: F401
     for cls in range(2):
         folder = tmp_path / 'data' / f'class{cls}'
         folder.mkdir(parents=True)
@@ -136,18 +147,23 @@ def test_mmengine_checkpoint_saves_loads_and_resumes(tmp_path):
                           in_channels=64)),
             work_dir=str(tmp_path / 'work'),
             train_dataloader=dict(
-                batch_size=2, num_workers=0,
+                batch_size=2,
+                num_workers=0,
                 sampler=dict(type='DefaultSampler', shuffle=True),
-                dataset=dict(type='CustomDataset',
-                             data_root=str(tmp_path / 'data'),
-                             pipeline=[dict(type='LoadImageFromFile'),
-                                       dict(type='PackInputs')])),
+                dataset=dict(
+                    type='CustomDataset',
+                    data_root=str(tmp_path / 'data'),
+                    pipeline=[
+                        dict(type='LoadImageFromFile'),
+                        dict(type='PackInputs')
+                    ])),
             optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-3)),
-            param_scheduler=dict(type='CosineAnnealingLR', by_epoch=False,
-                                 T_max=4),
+            param_scheduler=dict(
+                type='CosineAnnealingLR', by_epoch=False, T_max=4),
             train_cfg=dict(by_epoch=False, max_iters=max_iters),
-            default_hooks=dict(checkpoint=dict(
-                type='CheckpointHook', interval=2, by_epoch=False)),
+            default_hooks=dict(
+                checkpoint=dict(
+                    type='CheckpointHook', interval=2, by_epoch=False)),
             randomness=dict(seed=0),
             resume=resume,
             default_scope='mmpretrain')

@@ -286,11 +286,14 @@ def dist_train_env(tmp_path, **variables):
 
 def dist_train_on_two_cpus(tmp_path, config, work_dir, *args):
     """tools/dist_train.sh with 2 CPU processes on one node."""
-    result = run_in_own_group(
-        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
-         str(work_dir), *args],
-        cwd=REPO,
-        env=dist_train_env(tmp_path, PORT=str(free_port())))
+    result = run_in_own_group([
+        'bash', 'tools/dist_train.sh',
+        str(config), '2', '--work-dir',
+        str(work_dir), *args
+    ],
+                              cwd=REPO,
+                              env=dist_train_env(
+                                  tmp_path, PORT=str(free_port())))
     assert result.returncode == 0, result.stderr[-4000:]
 
 
@@ -305,7 +308,8 @@ def dist_train_on_two_nodes(tmp_path, config, work_dirs, *args):
         log = open(f'{work_dir}.log', 'w')
         nodes.append(
             subprocess.Popen([
-                'bash', str(REPO / 'tools/dist_train.sh'),
+                'bash',
+                str(REPO / 'tools/dist_train.sh'),
                 str(config), '1', '--work-dir',
                 str(work_dir), *args
             ],
@@ -452,8 +456,8 @@ def assert_same_state(a, b, where='state'):
         assert a == b, where
 
 
-def kill_beside_reference(tmp_path, start_training, config,
-                          reference_config, marker):
+def kill_beside_reference(tmp_path, start_training, config, reference_config,
+                          marker):
     """Train ``config`` in ``tmp_path/interrupted`` and, beside it, the
     uninterrupted ``reference_config`` in ``tmp_path/reference``; SIGKILL the
     first once its hook has written ``marker``. Gives its work dir and the
@@ -468,8 +472,8 @@ def kill_beside_reference(tmp_path, start_training, config,
     return interrupted, reference
 
 
-def test_resume_after_kill_matches_uninterrupted_run(
-        workspace, start_training):
+def test_resume_after_kill_matches_uninterrupted_run(workspace,
+                                                     start_training):
     """Kill training right after the iteration-4 checkpoint, resume with
     --resume: it restarts at iteration 4 with the checkpoint's optimizer,
     scheduler and message hub and ends with the weights of a run that was
@@ -483,9 +487,9 @@ def test_resume_after_kill_matches_uninterrupted_run(
                       "dict(type='SaveStartStateHook')]"))
     reference_config = write_config('reference')
 
-    interrupted, reference = kill_beside_reference(
-        tmp_path, start_training, config, reference_config,
-        'checkpoint_written')
+    interrupted, reference = kill_beside_reference(tmp_path, start_training,
+                                                   config, reference_config,
+                                                   'checkpoint_written')
     assert not (interrupted / f'iter_{TRAIN_ITERS}.pth').exists()
     checkpoint = torch.load(
         interrupted / f'iter_{resume_at}.pth', map_location='cpu')
@@ -556,9 +560,9 @@ def test_killed_while_saving_resumes_from_last_complete_checkpoint(
                           "dict(type='SaveStartStateHook')]")))
     reference_config = keep_one_checkpoint(write_config('reference'))
 
-    interrupted, reference = kill_beside_reference(
-        tmp_path, start_training, config, reference_config,
-        'checkpoint_half_written')
+    interrupted, reference = kill_beside_reference(tmp_path, start_training,
+                                                   config, reference_config,
+                                                   'checkpoint_half_written')
     previous = f'iter_{resume_at - CHECKPOINT_INTERVAL}.pth'
     assert sorted(p.name for p in interrupted.glob('iter_*.pth')) == [previous]
     assert (interrupted / 'last_checkpoint').read_text().endswith(previous)
@@ -627,7 +631,10 @@ def demo_data(tmp_path_factory):
             sys.executable,
             str(REPO / 'tools' / 'data' / f'make_demo_{task}.py'), '--out',
             str(root / task), *size
-        ], check=True, capture_output=True, timeout=300)
+        ],
+                       check=True,
+                       capture_output=True,
+                       timeout=300)
     return root
 
 
@@ -690,8 +697,7 @@ def test_resumed_augmented_detector_matches_uninterrupted_run(
     assert_same_tensors(resumed, uninterrupted)
 
 
-def test_resume_without_a_checkpoint_warns_and_trains_from_scratch(
-        workspace):
+def test_resume_without_a_checkpoint_warns_and_trains_from_scratch(workspace):
     """``--resume`` where nothing was saved trains from scratch, as the
     toolkits' --resume does (requeued jobs rely on it), and says so."""
     tmp_path, write_config = workspace
@@ -823,8 +829,9 @@ def test_dist_train_a_backbone_with_fewer_outputs(workspace):
             max_iters=2,
             custom_hooks="[dict(type='RecordProcessGroupAtExitHook')]"))
     config.write_text(config.read_text().replace(
-        'img_size=32,', 'img_size=32, out_indices=(0, 1, 2),').replace(
-            'in_channels=64', 'in_channels=32'))
+        'img_size=32,',
+        'img_size=32, out_indices=(0, 1, 2),').replace('in_channels=64',
+                                                       'in_channels=32'))
     work_dir = tmp_path / 'work'
     dist_train_on_two_cpus(tmp_path, config, work_dir)
     assert (work_dir / 'iter_2.pth').exists()
@@ -837,8 +844,8 @@ def test_dist_train_a_backbone_with_fewer_outputs(workspace):
 # ---------------------------------------------------------------------------
 # A real slurm: munged, slurmctld and slurmd on this machine, CPUs only.
 
-SLURM_PROGRAMS = ('munged', 'slurmctld', 'slurmd', 'srun', 'sinfo',
-                  'scontrol', 'scancel')
+SLURM_PROGRAMS = ('munged', 'slurmctld', 'slurmd', 'srun', 'sinfo', 'scontrol',
+                  'scancel')
 
 SLURM_CONF = '''\
 ClusterName=mmsmlp
@@ -904,10 +911,17 @@ def slurm(tmp_path_factory):
     env = dict(os.environ, SLURM_CONF=str(conf))
     daemons = [
         start_daemon(
-            root, 'munged', 'munged', '--foreground', '--force',
-            f'--key-file={key}', f'--socket={root}/munge.socket',
-            f'--pid-file={root}/munged.pid', f'--seed-file={root}/munge.seed',
-            f'--log-file={root}/munged.log', env=env),
+            root,
+            'munged',
+            'munged',
+            '--foreground',
+            '--force',
+            f'--key-file={key}',
+            f'--socket={root}/munge.socket',
+            f'--pid-file={root}/munged.pid',
+            f'--seed-file={root}/munge.seed',
+            f'--log-file={root}/munged.log',
+            env=env),
     ]
     try:
         wait_until(lambda: (root / 'munge.socket').exists(), 'munged started',
@@ -989,9 +1003,8 @@ def test_slurm_train_and_test_on_cpus(workspace, slurm):
     assert len(ranks[0]['images']) == len(ranks[1]['images']) == 12
     assert not set(ranks[0]['images']) & set(ranks[1]['images'])
     assert_same_tensors(ranks[0]['state_dict'], ranks[1]['state_dict'])
-    assert sorted(p.name for p in work_dir.glob('iter_*.pth')) == [
-        'iter_3.pth'
-    ]
+    assert sorted(p.name
+                  for p in work_dir.glob('iter_*.pth')) == ['iter_3.pth']
     checkpoint = work_dir / 'iter_3.pth'
     assert_same_tensors(load_state_dict(checkpoint), ranks[0]['state_dict'])
 

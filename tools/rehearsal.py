@@ -19,10 +19,13 @@ def parse_args():
     parser.add_argument('root', help='where the data, work dirs and logs go')
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
-        '--ci', action='store_true',
+        '--ci',
+        action='store_true',
         help='one config per toolkit on 2 processes (what CI runs)')
     group.add_argument(
-        '--only', nargs='+', choices=sorted(BY_NAME),
+        '--only',
+        nargs='+',
+        choices=sorted(BY_NAME),
         help='these rehearsals, in this order (imagenet first, unless ROOT '
         'already holds its checkpoint)')
     return parser.parse_args()

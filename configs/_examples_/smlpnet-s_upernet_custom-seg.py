@@ -36,8 +36,9 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2 * crop_size[1], crop_size[0]),
-         keep_ratio=True),
+    dict(
+        type='Resize', scale=(2 * crop_size[1], crop_size[0]),
+        keep_ratio=True),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]

@@ -10,8 +10,7 @@ data_root = 'data/demo/det-box/'
 image_size = {{_base_.image_size}}
 
 model = dict(
-    type='FasterRCNN',
-    roi_head=dict(mask_roi_extractor=None, mask_head=None))
+    type='FasterRCNN', roi_head=dict(mask_roi_extractor=None, mask_head=None))
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),

@@ -7,5 +7,4 @@ _base_ = [
 ]
 
 model = dict(
-    type='FasterRCNN',
-    roi_head=dict(mask_roi_extractor=None, mask_head=None))
+    type='FasterRCNN', roi_head=dict(mask_roi_extractor=None, mask_head=None))

@@ -1,7 +1,7 @@
 _base_ = './retinanet_smlpnet-t_fpn_1x_coco.py'
 
-# SPACH's official ImageNet weights, converted as they load (docs/model_zoo.md).
-pretrained = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_s.pth'
+# SPACH's ImageNet weights, converted as they load (docs/model_zoo.md).
+pretrained = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_s.pth'  # noqa: E501
 
 model = dict(
     backbone=dict(

@@ -1,7 +1,7 @@
 _base_ = './smlpnet-t_upernet_4xb2-80k_cityscapes-512x1024.py'
 
-# SPACH's official ImageNet weights, converted as they load (docs/model_zoo.md).
-checkpoint_file = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_b.pth'
+# SPACH's ImageNet weights, converted as they load (docs/model_zoo.md).
+checkpoint_file = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_b.pth'  # noqa: E501
 model = dict(
     backbone=dict(
         arch='base',

@@ -1,8 +1,7 @@
 _base_ = './smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py'
 
-# Official sMLPNet-S ImageNet weights, converted (see docs/segmentation.md).
-# SPACH's official ImageNet weights, converted as they load (docs/model_zoo.md).
-checkpoint_file = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_s.pth'
+# SPACH's ImageNet weights, converted as they load (docs/model_zoo.md).
+checkpoint_file = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_s.pth'  # noqa: E501
 model = dict(
     backbone=dict(
         arch='small',

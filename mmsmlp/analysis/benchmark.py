@@ -116,8 +116,10 @@ def as_blas_linear(model: nn.Module) -> nn.Module:
     for parent in list(model.modules()):
         for name, child in parent.named_children():
             if isinstance(child, PointwiseLinear):
-                linear = nn.Linear(child.in_features, child.out_features,
-                                   bias=child.bias is not None)
+                linear = nn.Linear(
+                    child.in_features,
+                    child.out_features,
+                    bias=child.bias is not None)
                 linear.weight, linear.bias = child.weight, child.bias
                 setattr(parent, name, linear)
     return model
@@ -180,11 +182,13 @@ def convnext_t(shape):
 # computes the channel MLP and fusion with nn.Linear (see as_blas_linear).
 NAMED_MODELS = {
     **{
-        f'smlpnet-{v}{window}{cp}': smlpnet(
+        f'smlpnet-{v}{window}{cp}':
+        smlpnet(
             arch,
             mixing_mode='window' if window else 'resize',
             with_cp=bool(cp))
-        for v, arch in SMLPNET_ARCHS.items() for window in ('', '-window')
+        for v, arch in SMLPNET_ARCHS.items()
+        for window in ('', '-window')
         for cp in ('', '-cp')
     },
     **{
@@ -350,13 +354,12 @@ def cpu_peak_bytes(args, name: str, variant: str, shape, mode: str) -> int:
     """Measure one step's peak memory in a fresh process of this module."""
     command = [
         sys.executable, '-m', 'mmsmlp.analysis.benchmark', name, '--shapes',
-        f'{shape[0]}x{shape[1]}',
-        '--batch-size',
+        f'{shape[0]}x{shape[1]}', '--batch-size',
         str(args.batch_size), '--modes', mode, '--amp-dtype', args.amp_dtype,
         '--probe-memory', variant
     ] + (['--whole-model'] if args.whole_model else
-         []) + (['--threads', str(args.threads)] if args.threads else []) + (
-             ['--channels-last'] if args.channels_last else [])
+         []) + (['--threads', str(args.threads)] if args.threads else
+                []) + (['--channels-last'] if args.channels_last else [])
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536')
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -532,8 +535,9 @@ def count_forward_flops(entries: List[Entry], inputs: torch.Tensor) -> None:
 def matmul_tflops(size: int, device: torch.device, repeats: int = 10):
     """TFLOP/s of a bf16 ``size x size @ size x size`` matrix multiply: the
     mean of ``repeats`` products after three warm-ups."""
-    a, b = (torch.randn(size, size, device=device, dtype=torch.bfloat16)
-            for _ in range(2))
+    a, b = (
+        torch.randn(size, size, device=device, dtype=torch.bfloat16)
+        for _ in range(2))
     for _ in range(3):
         torch.mm(a, b)
     synchronize(device)
@@ -576,8 +580,9 @@ def result_rows(entries,
     for entry in entries:
         q1, median, q3 = quartiles(entry.times[mode])
         peak = entry.peak_bytes.get(mode)
-        flops = (entry.flops_per_image * batch_size *
-                 passes if entry.flops_per_image is not None else None)
+        flops = (
+            entry.flops_per_image * batch_size *
+            passes if entry.flops_per_image is not None else None)
         tflops = flops / median / 1e12 if flops is not None else None
         base_variant = same_variant_base.get(entry.variant)
         rows.append(
@@ -593,8 +598,8 @@ def result_rows(entries,
                 images_per_s=batch_size / median,
                 speed_vs_baseline=base_median / median,
                 baseline=base.label,
-                speed_vs_baseline_same_variant=(
-                    base_variant / median if base_variant else None),
+                speed_vs_baseline_same_variant=(base_variant / median
+                                                if base_variant else None),
                 flops_per_step=flops,
                 flops_counted='forward' if passes == 1 else '3x forward',
                 tflops_per_s=tflops,
@@ -685,11 +690,12 @@ def allocator(args) -> str:
     caching allocator, and that for the host's memory."""
     if args.device.type != 'cuda':
         return args.allocator
-    conf = (os.environ.get('PYTORCH_CUDA_ALLOC_CONF')
-            or os.environ.get('PYTORCH_ALLOC_CONF'))
+    conf = (
+        os.environ.get('PYTORCH_CUDA_ALLOC_CONF')
+        or os.environ.get('PYTORCH_ALLOC_CONF'))
     return (f'torch CUDA caching allocator '
-            f'({torch.cuda.get_allocator_backend()}), '
-            + (f'PYTORCH_CUDA_ALLOC_CONF={conf}' if conf else 'defaults') +
+            f'({torch.cuda.get_allocator_backend()}), ' +
+            (f'PYTORCH_CUDA_ALLOC_CONF={conf}' if conf else 'defaults') +
             f'; host: {args.allocator}')
 
 
@@ -715,7 +721,8 @@ def settings(args, matmul_rate: Optional[float]) -> Dict[str, object]:
         amp_dtype=args.amp_dtype if uses_amp else None,
         compile=(('torch.compile, default mode' +
                   (', frozen weights' if args.freeze else '')) if any(
-            v.endswith('compiled') for v in args.variants) else 'eager only'),
+                      v.endswith('compiled')
+                      for v in args.variants) else 'eager only'),
         batch_size=args.batch_size,
         memory_format=('channels_last'
                        if args.channels_last else 'contiguous (NCHW)'),
@@ -840,9 +847,7 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     # Internal: measure one variant's peak memory in this fresh process.
     parser.add_argument(
-        '--probe-memory',
-        choices=VARIANTS,
-        help=argparse.SUPPRESS)
+        '--probe-memory', choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.batch_size < 1 or args.repeats < 1 or args.warmup < 0:
         parser.error('--batch-size and --repeats must be >= 1, --warmup >= 0')
@@ -915,8 +920,8 @@ def main(argv=None):
     run_settings = settings(args, matmul_rate)
     print(environment(args))
     for key, value in run_settings.items():
-        print(f'  {key}: {value:.4g}' if isinstance(value, float) else
-              f'  {key}: {value}')
+        print(f'  {key}: {value:.4g}' if isinstance(value, float
+                                                    ) else f'  {key}: {value}')
     results = []
     for shape in args.shapes:
         torch.manual_seed(args.seed)

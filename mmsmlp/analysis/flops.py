@@ -65,8 +65,7 @@ class TwoStageForwardDummy(nn.Module):
         corners = torch.rand(
             NUM_PROPOSALS, 2, 2, generator=torch.Generator().manual_seed(0))
         corners = corners * torch.tensor([float(width), float(height)])
-        rois = bbox2roi(
-            [torch.cat([corners.amin(1), corners.amax(1)], dim=1)])
+        rois = bbox2roi([torch.cat([corners.amin(1), corners.amax(1)], dim=1)])
         roi_head = self.detector.roi_head
         # A cascade's heads take their stage index first.
         stages = [(stage, ) for stage in range(roi_head.num_stages)
@@ -76,8 +75,7 @@ class TwoStageForwardDummy(nn.Module):
         for stage in stages:
             roi_head._bbox_forward(*stage, features, rois)
             if roi_head.with_mask:
-                roi_head._mask_forward(*stage, features,
-                                       rois[:NUM_MASK_ROIS])
+                roi_head._mask_forward(*stage, features, rois[:NUM_MASK_ROIS])
 
 
 def inplace_addmm_flop(self_shape, a_shape, b_shape, *args, **kwargs) -> int:
@@ -85,8 +83,7 @@ def inplace_addmm_flop(self_shape, a_shape, b_shape, *args, **kwargs) -> int:
     return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
 
-def inplace_baddbmm_flop(self_shape, a_shape, b_shape, *args,
-                         **kwargs) -> int:
+def inplace_baddbmm_flop(self_shape, a_shape, b_shape, *args, **kwargs) -> int:
     """FLOPs of ``self.baddbmm_(a, b)``: (bs, m, k) @ (bs, k, n)."""
     return 2 * a_shape[0] * a_shape[1] * a_shape[2] * b_shape[2]
 
@@ -99,8 +96,7 @@ INPLACE_GEMM_FLOPS = {
 }
 
 
-def count_flops(
-        run: Callable[[], object]) -> Tuple[FlopCounterMode, Counter]:
+def count_flops(run: Callable[[], object]) -> Tuple[FlopCounterMode, Counter]:
     """Run once without gradients, counting FLOPs per module and the calls
     of each operator that was not counted."""
     flop_counter = FlopCounterMode(
@@ -147,10 +143,11 @@ def flops_table(model: nn.Module,
     rest and the total.
 
     ``root`` is the name FlopCounterMode gave ``model``: its class name when
-    it was called itself. The rest (necks, heads) is one row, the total minus the backbone: mmseg
-    and mmdet call ``decode_head.forward`` and ``roi_head.forward``
-    directly, bypassing the module hooks FlopCounterMode attributes FLOPs
-    with, so per-head counts would be wrong.
+    it was called itself. The rest (necks, heads) is one row, the total
+    minus the backbone: mmseg and mmdet call ``decode_head.forward`` and
+    ``roi_head.forward`` directly, bypassing the module hooks
+    FlopCounterMode attributes FLOPs with, so per-head counts would be
+    wrong.
     """
     root = root or type(model).__name__
 

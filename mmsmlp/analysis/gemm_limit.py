@@ -85,14 +85,16 @@ def gemm_seconds(shape: Shape, library: str, dtype: torch.dtype,
         return median_seconds(run, repeats)
 
 
-def gemm_limit(model: nn.Module, inputs: torch.Tensor, dtype: torch.dtype,
+def gemm_limit(model: nn.Module,
+               inputs: torch.Tensor,
+               dtype: torch.dtype,
                repeats: int = 5) -> Dict[str, object]:
     """The model's achieved rate in ``dtype`` (autocast for bf16) against
     the best rate of its GEMM shapes; see the module's docstring. Returns
     the per-shape rates (``rows``), ``model_flops``, ``model_seconds``,
     ``achieved`` and ``limit`` (FLOP/s) and their ``ratio``."""
-    autocast = torch.autocast('cpu', dtype=dtype,
-                              enabled=dtype != torch.float32)
+    autocast = torch.autocast(
+        'cpu', dtype=dtype, enabled=dtype != torch.float32)
 
     def forward():
         with autocast:
@@ -108,10 +110,14 @@ def gemm_limit(model: nn.Module, inputs: torch.Tensor, dtype: torch.dtype,
             library: gemm_seconds(shape, library, dtype, repeats)
             for library in LIBRARIES
         }
-        rows.append(dict(shape=shape, calls=calls, **{
-            f'{library} GFLOP/s': flops / seconds[library] / 1e9
-            for library in LIBRARIES
-        }))
+        rows.append(
+            dict(
+                shape=shape,
+                calls=calls,
+                **{
+                    f'{library} GFLOP/s': flops / seconds[library] / 1e9
+                    for library in LIBRARIES
+                }))
         best_seconds += calls * min(seconds.values())
         gemm_flops += calls * flops
     counter, _ = count_flops(forward)
@@ -120,9 +126,13 @@ def gemm_limit(model: nn.Module, inputs: torch.Tensor, dtype: torch.dtype,
         model_seconds = median_seconds(forward, repeats)
     achieved = model_flops / model_seconds
     limit = gemm_flops / best_seconds
-    return dict(rows=rows, model_flops=model_flops,
-                model_seconds=model_seconds, achieved=achieved, limit=limit,
-                ratio=achieved / limit)
+    return dict(
+        rows=rows,
+        model_flops=model_flops,
+        model_seconds=model_seconds,
+        achieved=achieved,
+        limit=limit,
+        ratio=achieved / limit)
 
 
 def format_report(result: Dict[str, object], dtype: torch.dtype) -> str:

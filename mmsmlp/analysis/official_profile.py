@@ -23,7 +23,6 @@ import torch.nn as nn
 from torch.profiler import ProfilerActivity, profile
 
 from mmsmlp.testing import OfficialSMLPNet, official_from_smlpnet
-
 from .benchmark import max_rel_diff
 
 OpTimes = Dict[str, Tuple[int, float]]  # operator -> (calls, self ms)
@@ -134,8 +133,8 @@ def op_table(profiles: Dict[str, OpTimes], min_share: float = 0.01) -> str:
             for name, ops in profiles.items()
             for op, (_, ms) in ops.items() if ms >= min_share * totals[name]
         },
-        key=lambda op: -max(ops.get(op, (0, 0.))[1]
-                            for ops in profiles.values()))
+        key=lambda op: -max(
+            ops.get(op, (0, 0.))[1] for ops in profiles.values()))
     lines = [
         '| operator | ' + ' | '.join(f'{name} calls | {name} ms'
                                      for name in profiles) + ' |',
@@ -158,8 +157,10 @@ def compare(backbone: nn.Module, spach_class: type, inputs: torch.Tensor,
     diffs = max_rel_diffs(functions, inputs)
     medians = interleaved_medians(functions, inputs, repeats)
     baseline = medians['SPACH sMLPNet']
-    times = ['| model | ms (median) | speed vs SPACH | max rel. diff of '
-             'logits vs SPACH |', '|---|---|---|---|']
+    times = [
+        '| model | ms (median) | speed vs SPACH | max rel. diff of '
+        'logits vs SPACH |', '|---|---|---|---|'
+    ]
     times += [
         f'| {name} | {seconds * 1e3:.1f} | {baseline / seconds:.2f}x | '
         f'{diffs[name]:.1e} |' for name, seconds in medians.items()

@@ -11,8 +11,8 @@ from .toolkit import (SUPPORTED_SCOPES, build_model, build_runner, check_file,
 __all__ = [
     'SUPPORTED_SCOPES', 'add_common_args', 'add_prediction_dump',
     'attach_pickle_dump', 'build_model', 'build_runner', 'check_file',
-    'enable_amp', 'enable_amp_test', 'enable_auto_scale_lr',
-    'enable_show_dir', 'enable_tta', 'export_local_rank', 'import_toolkit',
+    'enable_amp', 'enable_amp_test', 'enable_auto_scale_lr', 'enable_show_dir',
+    'enable_tta', 'export_local_rank', 'import_toolkit',
     'find_resume_checkpoint', 'load_config', 'set_resume', 'tensor_forward',
     'use_atomic_checkpoints', 'use_seeded_training'
 ]

@@ -180,11 +180,11 @@ def use_seeded_training(cfg: Config) -> None:
     if not loader:
         return
     if loader.sampler.get('type') != 'SeededSampler':
-        loader.sampler = ConfigDict(type='SeededSampler',
-                                    sampler=loader.sampler)
+        loader.sampler = ConfigDict(
+            type='SeededSampler', sampler=loader.sampler)
     if loader.dataset.get('type') != 'SeededDataset':
-        loader.dataset = ConfigDict(type='SeededDataset',
-                                    dataset=loader.dataset)
+        loader.dataset = ConfigDict(
+            type='SeededDataset', dataset=loader.dataset)
     hooks = cfg.get('custom_hooks') or []
     if all(hook.get('type') != 'IterationSeedHook' for hook in hooks):
         cfg.custom_hooks = [*hooks, ConfigDict(type='IterationSeedHook')]

@@ -6,6 +6,6 @@ from .smlpnet_official import (OFFICIAL_RELEASES, OFFICIAL_WEIGHTS,
 
 __all__ = [
     'OFFICIAL_RELEASES', 'OFFICIAL_WEIGHTS', 'TRUSTED_GLOBALS',
-    'CheckpointError', 'convert_official_checkpoint',
-    'is_official_checkpoint', 'official_to_mmpretrain'
+    'CheckpointError', 'convert_official_checkpoint', 'is_official_checkpoint',
+    'official_to_mmpretrain'
 ]

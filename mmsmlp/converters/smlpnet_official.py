@@ -81,8 +81,8 @@ def load_untrusted(path):
     # The context removes on exit what it added: only add what is not
     # allowed already (``import mmsmlp`` allows these for good).
     allowed = torch.serialization.get_safe_globals()
-    with torch.serialization.safe_globals(
-            [item for item in TRUSTED_GLOBALS if item not in allowed]):
+    missing = [item for item in TRUSTED_GLOBALS if item not in allowed]
+    with torch.serialization.safe_globals(missing):
         try:
             return torch.load(path, map_location='cpu', weights_only=True)
         except pickle.UnpicklingError as error:
@@ -118,8 +118,8 @@ def is_official_checkpoint(checkpoint) -> bool:
     """Whether ``checkpoint`` is an official sMLPNet checkpoint: the
     trainer's dict (weights under ``model`` / ``model_ema``) or a bare
     official state dict."""
-    return is_official_state_dict(checkpoint) or (
-        isinstance(checkpoint, dict) and any(
+    return is_official_state_dict(checkpoint) or (isinstance(
+        checkpoint, dict) and any(
             is_official_state_dict(checkpoint.get(entry))
             for entry in WEIGHT_ENTRIES))
 

@@ -35,14 +35,17 @@ from .demo import classification, detection
 from .demo.drawing import check_counts, draw_background
 
 # COCO 2017's category ids, in the order of mmdet's CocoDataset classes.
-COCO_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19,
-            20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34, 35, 36, 37, 38,
-            39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55,
-            56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75,
-            76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90)
+COCO_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20,
+            21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+            41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58,
+            59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79,
+            80, 81, 82, 84, 85, 86, 87, 88, 89, 90)
 # The COCO category each demo shape is annotated as.
-COCO_NAME_OF_SHAPE = {'disc': 'sports ball', 'square': 'tv',
-                      'triangle': 'kite'}
+COCO_NAME_OF_SHAPE = {
+    'disc': 'sports ball',
+    'square': 'tv',
+    'triangle': 'kite'
+}
 COCO_SIZES = ((480, 640), (640, 480))  # (height, width), COCO's commonest
 CROWD_EVERY = 7
 ADE20K_CLASSES = 150
@@ -93,8 +96,9 @@ def coco_annotation(mask, category_id, image_id, ann_id) -> dict:
     iscrowd = int(ann_id % CROWD_EVERY == 0)
     segmentation = None if iscrowd else polygons(mask)
     if segmentation is None:
-        segmentation = (uncompressed_rle(mask)
-                        if iscrowd else detection.compressed_rle(mask))
+        segmentation = (
+            uncompressed_rle(mask)
+            if iscrowd else detection.compressed_rle(mask))
     return dict(
         id=ann_id,
         image_id=image_id,
@@ -105,8 +109,7 @@ def coco_annotation(mask, category_id, image_id, ann_id) -> dict:
         iscrowd=iscrowd)
 
 
-def write_coco_split(rng, root, split, num_images, first_image_id,
-                     categories):
+def write_coco_split(rng, root, split, num_images, first_image_id, categories):
     img_dir = Path(root, f'{split}2017')
     img_dir.mkdir(parents=True, exist_ok=True)
     id_of = {c['name']: c['id'] for c in categories}
@@ -163,7 +166,11 @@ def class_colour(rng, label, num_classes):
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0]
 
 
-def draw_segmentation(rng, height, width, num_classes, background,
+def draw_segmentation(rng,
+                      height,
+                      width,
+                      num_classes,
+                      background,
                       first_value=0):
     """An image and its label map: shapes of classes ``0..num_classes-1``,
     written as ``first_value + class``, the rest ``background``."""
@@ -212,10 +219,10 @@ def write_cityscapes(root, num_train, num_val, seed=0) -> None:
                                                  CITYSCAPES_CLASSES,
                                                  IGNORE_INDEX)
             stem = f'{city}_{index:06d}_000019'
-            cv2.imwrite(str(img_dir / f'{stem}_leftImg8bit.png'),
-                        image[..., ::-1])
-            cv2.imwrite(str(ann_dir / f'{stem}_gtFine_labelTrainIds.png'),
-                        label_map)
+            cv2.imwrite(
+                str(img_dir / f'{stem}_leftImg8bit.png'), image[..., ::-1])
+            cv2.imwrite(
+                str(ann_dir / f'{stem}_gtFine_labelTrainIds.png'), label_map)
 
 
 def draw_imagenet_image(rng, height, width, name):
@@ -279,8 +286,10 @@ def write_layouts(root: str,
                          f'{sorted(LAYOUTS)}.')
     written = {}
     for name, (num_train, num_val) in counts.items():
-        check_counts(**{f'{name} num_train': num_train,
-                        f'{name} num_val': num_val})
+        check_counts(**{
+            f'{name} num_train': num_train,
+            f'{name} num_val': num_val
+        })
         relative, write = LAYOUTS[name]
         written[name] = Path(root, relative)
         write(written[name], num_train, num_val, seed)

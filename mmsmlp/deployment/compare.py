@@ -9,7 +9,9 @@ from typing import Tuple
 import torch
 
 
-def compare_predictions(expected, actual, min_score: float = 0.3,
+def compare_predictions(expected,
+                        actual,
+                        min_score: float = 0.3,
                         box_tolerance: float = 1e-3,
                         min_agreement: float = 0.999,
                         score_tolerance: float = 1e-4) -> Tuple[str, int]:
@@ -75,8 +77,8 @@ def _describe(instances, i) -> str:
             f'{instances.scores[i].item():.4f} box [{box}]')
 
 
-def match_detections(expected, actual, min_score: float,
-                     box_tolerance: float, score_tolerance: float):
+def match_detections(expected, actual, min_score: float, box_tolerance: float,
+                     score_tolerance: float):
     """Pair each of PyTorch's detections scored at least ``min_score`` with
     a deployed one of the same label, score within ``score_tolerance`` and
     box within ``box_tolerance`` pixels (matching, not sorting, so that two
@@ -92,9 +94,9 @@ def match_detections(expected, actual, min_score: float,
     for i in sorted(wanted, key=lambda i: -expected.scores[i].item()):
         for j in free:
             error = (expected.bboxes[i] - actual.bboxes[j]).abs().max().item()
-            if (actual.labels[j] == expected.labels[i] and
-                    abs(actual.scores[j] - expected.scores[i]) <=
-                    score_tolerance and error <= box_tolerance):
+            if (actual.labels[j] == expected.labels[i]
+                    and abs(actual.scores[j] - expected.scores[i])
+                    <= score_tolerance and error <= box_tolerance):
                 pairs.append((i, j))
                 free.remove(j)
                 box_error = max(box_error, error)
@@ -104,8 +106,9 @@ def match_detections(expected, actual, min_score: float,
                 f'PyTorch detection ({_describe(expected, i)}) has no '
                 f'deployed counterpart within {box_tolerance:.0e} px and '
                 f'{score_tolerance:.0e} in score')
-    extra = [j for j in free
-             if actual.scores[j] >= min_score + score_tolerance]
+    extra = [
+        j for j in free if actual.scores[j] >= min_score + score_tolerance
+    ]
     if extra:
         raise AssertionError(
             f'deployed detection ({_describe(actual, extra[0])}) is not '

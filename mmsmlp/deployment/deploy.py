@@ -31,23 +31,39 @@ def check_whole_image_inference(model_cfg: Config) -> None:
             'deployed model yourself.')
 
 
-def export(deploy_cfg: Config, model_cfg: Config, checkpoint: str, img: str,
-           work_dir: str, device: str = 'cpu') -> List[str]:
+def export(deploy_cfg: Config,
+           model_cfg: Config,
+           checkpoint: str,
+           img: str,
+           work_dir: str,
+           device: str = 'cpu') -> List[str]:
     """Export the model to mmdeploy's intermediate representation (ONNX),
     traced on ``img``, then convert it for the deploy config's backend;
     returns the backend's model files."""
     check_whole_image_inference(model_cfg)
     save_file = get_ir_config(deploy_cfg)['save_file']
-    torch2onnx(img, work_dir, save_file, deploy_cfg, model_cfg, checkpoint,
-               device=device)
+    torch2onnx(
+        img,
+        work_dir,
+        save_file,
+        deploy_cfg,
+        model_cfg,
+        checkpoint,
+        device=device)
     return to_backend(
         get_backend(deploy_cfg).value, [osp.join(work_dir, save_file)],
-        work_dir=work_dir, deploy_cfg=deploy_cfg, device=device)
+        work_dir=work_dir,
+        deploy_cfg=deploy_cfg,
+        device=device)
 
 
-def check_deployed(deploy_cfg: Config, model_cfg: Config, checkpoint: str,
-                   backend_files: Sequence[str], images: Sequence[str],
-                   device: str = 'cpu', min_score: float = 0.3,
+def check_deployed(deploy_cfg: Config,
+                   model_cfg: Config,
+                   checkpoint: str,
+                   backend_files: Sequence[str],
+                   images: Sequence[str],
+                   device: str = 'cpu',
+                   min_score: float = 0.3,
                    **tolerances) -> List[str]:
     """Run PyTorch and the deployed model on each image file through the
     model config's test pipeline and compare their predictions with
@@ -65,8 +81,11 @@ def check_deployed(deploy_cfg: Config, model_cfg: Config, checkpoint: str,
         with torch.no_grad():
             expected = torch_model.test_step(data)[0]
             actual = deployed.test_step(data)[0]
-        size = 'x'.join(map(str, expected.metainfo.get(
-            'batch_input_shape', expected.metainfo.get('img_shape'))))
+        size = 'x'.join(
+            map(
+                str,
+                expected.metainfo.get('batch_input_shape',
+                                      expected.metainfo.get('img_shape'))))
         try:
             summary, count = compare_predictions(
                 expected, actual, min_score=min_score, **tolerances)
@@ -84,15 +103,20 @@ def check_deployed(deploy_cfg: Config, model_cfg: Config, checkpoint: str,
     return summaries
 
 
-def time_deployed(deploy_cfg: Config, model_cfg: Config, checkpoint: str,
-                  backend_files: Sequence[str], image: str, runs: int = 5,
+def time_deployed(deploy_cfg: Config,
+                  model_cfg: Config,
+                  checkpoint: str,
+                  backend_files: Sequence[str],
+                  image: str,
+                  runs: int = 5,
                   device: str = 'cpu') -> dict:
     """Median seconds of one ``test_step`` (preprocessing, network,
     post-processing) on ``image`` of PyTorch and of the deployed model,
     after one untimed run of each, interleaved."""
     processor = build_task_processor(model_cfg, deploy_cfg, device)
-    models = dict(pytorch=processor.build_pytorch_model(checkpoint),
-                  deployed=processor.build_backend_model(backend_files))
+    models = dict(
+        pytorch=processor.build_pytorch_model(checkpoint),
+        deployed=processor.build_backend_model(backend_files))
     data, _ = processor.create_input(image, None)
     times = {name: [] for name in models}
     with torch.no_grad():

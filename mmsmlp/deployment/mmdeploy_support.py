@@ -140,8 +140,7 @@ def adaptive_avg_pool2d_exact(x: torch.Tensor, output_size) -> torch.Tensor:
 
 
 @FUNCTION_REWRITER.register_rewriter(
-    func_name='torch.nn.functional.adaptive_avg_pool2d',
-    backend='onnxruntime')
+    func_name='torch.nn.functional.adaptive_avg_pool2d', backend='onnxruntime')
 def adaptive_avg_pool2d__onnxruntime(input, output_size):
     """Exact adaptive average pooling at every input size (UperNet's pyramid
     pooling); a 1x1 output stays a global average pooling."""
@@ -162,19 +161,23 @@ def upsample__forward__onnxruntime(self, x):
         return ctx.origin_func(self, x)
     factors = _pair(self.scale_factor)
     # While traced, the sizes in x.shape are tensors.
-    size = [(x.shape[2 + i] * factors[i]).floor().long()
-            if isinstance(x.shape[2 + i], torch.Tensor) else
-            int(x.shape[2 + i] * factors[i]) for i in range(2)]
+    size = [(x.shape[2 + i] * factors[i]).floor().long() if isinstance(
+        x.shape[2 + i], torch.Tensor) else int(x.shape[2 + i] * factors[i])
+            for i in range(2)]
     return F.interpolate(x, size, None, self.mode, self.align_corners)
 
 
 @FUNCTION_REWRITER.register_rewriter(
     func_name='mmdet.models.dense_heads.rpn_head.RPNHead.predict_by_feat',
     backend='onnxruntime')
-def rpn_head__predict_by_feat__onnxruntime(self, cls_scores, bbox_preds,
+def rpn_head__predict_by_feat__onnxruntime(self,
+                                           cls_scores,
+                                           bbox_preds,
                                            score_factors=None,
-                                           batch_img_metas=None, cfg=None,
-                                           rescale=False, with_nms=True,
+                                           batch_img_metas=None,
+                                           cfg=None,
+                                           rescale=False,
+                                           with_nms=True,
                                            **kwargs):
     """mmdet's region proposals, in a graph: the best ``nms_pre`` anchors of
     each pyramid level, decoded; boxes without area dropped
@@ -196,11 +199,11 @@ def rpn_head__predict_by_feat__onnxruntime(self, cls_scores, bbox_preds,
         [score.shape[-2:] for score in cls_scores],
         device=cls_scores[0].device)
     level_boxes, level_scores, level_anchors, levels = [], [], [], []
-    for level, (score, delta, anchor) in enumerate(
-            zip(cls_scores, bbox_preds, anchors)):
+    for level, (score, delta,
+                anchor) in enumerate(zip(cls_scores, bbox_preds, anchors)):
         score = score.permute(0, 2, 3, 1).reshape(batch, -1, 1).sigmoid()
-        delta = delta.permute(0, 2, 3, 1).reshape(
-            batch, -1, self.bbox_coder.encode_size)
+        delta = delta.permute(0, 2, 3, 1).reshape(batch, -1,
+                                                  self.bbox_coder.encode_size)
         anchor = anchor.unsqueeze(0)
         # mmdeploy's rewrite of topk takes all anchors of a level that has
         # fewer than nms_pre.
@@ -212,10 +215,11 @@ def rpn_head__predict_by_feat__onnxruntime(self, cls_scores, bbox_preds,
         level_boxes.append(delta)
         level_scores.append(score)
         level_anchors.append(anchor)
-        levels.append(torch.zeros_like(score[0, :, 0], dtype=torch.long) +
-                      level)
+        levels.append(
+            torch.zeros_like(score[0, :, 0], dtype=torch.long) + level)
     boxes = self.bbox_coder.decode(
-        torch.cat(level_anchors, 1), torch.cat(level_boxes, 1),
+        torch.cat(level_anchors, 1),
+        torch.cat(level_boxes, 1),
         max_shape=batch_img_metas[0]['img_shape'])
     scores = torch.cat(level_scores, 1)
     if not with_nms:
@@ -226,22 +230,29 @@ def rpn_head__predict_by_feat__onnxruntime(self, cls_scores, bbox_preds,
     if min_size >= 0:
         width = boxes[..., 2] - boxes[..., 0]
         height = boxes[..., 3] - boxes[..., 1]
-        scores = scores * ((width > min_size) &
-                           (height > min_size))[..., None]
+        scores = scores * ((width > min_size) & (height > min_size))[..., None]
     # The NMS keeps scores above 0 only: not the other levels' columns, not
     # the dropped boxes.
     return multiclass_nms(
-        boxes, scores, max_output_boxes_per_class=cfg.max_per_img,
-        iou_threshold=cfg.nms.iou_threshold, score_threshold=0.,
+        boxes,
+        scores,
+        max_output_boxes_per_class=cfg.max_per_img,
+        iou_threshold=cfg.nms.iou_threshold,
+        score_threshold=0.,
         keep_top_k=cfg.max_per_img)
 
 
 @FUNCTION_REWRITER.register_rewriter(
     func_name='mmdet.models.roi_heads.bbox_heads.bbox_head.BBoxHead.'
-    'predict_by_feat', backend='onnxruntime')
-def bbox_head__predict_by_feat__onnxruntime(self, rois, cls_scores,
-                                            bbox_preds, batch_img_metas,
-                                            rcnn_test_cfg, rescale=False):
+    'predict_by_feat',
+    backend='onnxruntime')
+def bbox_head__predict_by_feat__onnxruntime(self,
+                                            rois,
+                                            cls_scores,
+                                            bbox_preds,
+                                            batch_img_metas,
+                                            rcnn_test_cfg,
+                                            rescale=False):
     """mmdet's R-CNN detections, in a graph: every class's box decoded with
     that class's regression, NMS within each class over the scores above
     ``score_thr``, the best ``max_per_img``. mmdeploy's rewrite gives every
@@ -263,7 +274,9 @@ def bbox_head__predict_by_feat__onnxruntime(self, rois, cls_scores,
     classes = torch.eye(num_classes, dtype=scores.dtype, device=scores.device)
     scores = (scores[..., None] * classes).reshape(batch, -1, num_classes)
     return multiclass_nms(
-        boxes, scores, max_output_boxes_per_class=rcnn_test_cfg.max_per_img,
+        boxes,
+        scores,
+        max_output_boxes_per_class=rcnn_test_cfg.max_per_img,
         iou_threshold=rcnn_test_cfg.nms.iou_threshold,
         score_threshold=rcnn_test_cfg.score_thr,
         keep_top_k=rcnn_test_cfg.max_per_img)
@@ -272,9 +285,12 @@ def bbox_head__predict_by_feat__onnxruntime(self, rois, cls_scores,
 @FUNCTION_REWRITER.register_rewriter(
     'mmdet.models.roi_heads.cascade_roi_head.CascadeRoIHead.predict_bbox',
     backend='onnxruntime')
-def cascade_roi_head__predict_bbox__onnxruntime(self, x, batch_img_metas,
+def cascade_roi_head__predict_bbox__onnxruntime(self,
+                                                x,
+                                                batch_img_metas,
                                                 rpn_results_list,
-                                                rcnn_test_cfg, rescale=False,
+                                                rcnn_test_cfg,
+                                                rescale=False,
                                                 **kwargs):
     """mmdet's cascade, in a graph: each stage but the last moves the RoIs
     by the regression of their best class (mmdet's ``regress_by_class``),
@@ -306,8 +322,10 @@ def cascade_roi_head__predict_bbox__onnxruntime(self, x, batch_img_metas,
     return self.bbox_head[-1].predict_by_feat(
         rois=torch.cat([index, boxes], -1),
         cls_scores=sum(stage_scores) / len(stage_scores),
-        bbox_preds=deltas, batch_img_metas=batch_img_metas,
-        rcnn_test_cfg=rcnn_test_cfg, rescale=rescale)
+        bbox_preds=deltas,
+        batch_img_metas=batch_img_metas,
+        rcnn_test_cfg=rcnn_test_cfg,
+        rescale=rescale)
 
 
 def check_mmdeploy_version():

@@ -52,9 +52,13 @@ def export_onnx(module: nn.Module,
             dynamic_axes[name] = axes
     # The TorchScript-based exporter: the dynamo one needs onnxscript.
     torch.onnx.export(
-        module, (inputs, ), out, input_names=['inputs'],
-        output_names=output_names, dynamic_axes=dynamic_axes or None,
-        opset_version=opset, dynamo=False)
+        module, (inputs, ),
+        out,
+        input_names=['inputs'],
+        output_names=output_names,
+        dynamic_axes=dynamic_axes or None,
+        opset_version=opset,
+        dynamo=False)
     return output_names
 
 
@@ -72,8 +76,8 @@ def verify_onnx(module: nn.Module, path: str, inputs: torch.Tensor,
         expected = (expected, )
     actual = session.run(None, {'inputs': inputs.numpy()})
     worst = 0.
-    for name, ours, theirs in zip(
-        [o.name for o in session.get_outputs()], expected, actual):
+    names = [output.name for output in session.get_outputs()]
+    for name, ours, theirs in zip(names, expected, actual):
         ours = ours.numpy()
         if ours.shape != theirs.shape:
             raise AssertionError(f'{name}: onnxruntime gives shape '

@@ -8,6 +8,5 @@ from .optimizers import LayerDecayOptimWrapperConstructor
 __all__ = [
     'AtomicCheckpointHook', 'CPUDistributedDataParallel', 'GlooSyncBatchNorm',
     'IterationSeedHook', 'configure_distributed', 'free_port',
-    'LayerDecayOptimWrapperConstructor',
-    'shut_down_distributed'
+    'LayerDecayOptimWrapperConstructor', 'shut_down_distributed'
 ]

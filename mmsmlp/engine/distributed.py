@@ -177,8 +177,7 @@ def batch_statistics(
     count = values.new_tensor([values.numel() // num_channels])
     stats = all_reduce(
         torch.cat([
-            values.sum(reduce_dims), (values * values).sum(reduce_dims),
-            count
+            values.sum(reduce_dims), (values * values).sum(reduce_dims), count
         ]))
     sums, squares, total = stats.split([num_channels, num_channels, 1])
     mean = sums / total
@@ -218,8 +217,8 @@ class GlooSyncBatchNorm(_BatchNorm):
             self._update_running_stats(mean.detach(), var.detach(), total)
 
         shape = [1, input.size(1)] + [1] * (input.dim() - 2)
-        output = (input.float() - mean.view(shape)) * torch.rsqrt(
-            var.view(shape) + self.eps)
+        output = (input.float() -
+                  mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             output = output * self.weight.view(shape) + self.bias.view(shape)
         return output.to(input.dtype)

@@ -54,8 +54,8 @@ class AtomicCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         os.replace(osp.join(self.out_dir, partial), self.last_ckpt)
-        replace_text(osp.join(runner.work_dir, 'last_checkpoint'),
-                     self.last_ckpt)
+        replace_text(
+            osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
         if self.max_keep_ckpts > 0:
             for path in self._stale_checkpoints(step):
                 os.remove(path)

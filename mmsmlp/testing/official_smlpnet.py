@@ -38,8 +38,8 @@ class DWConv(nn.Module):
         super().__init__()
         self.BN = nn.BatchNorm2d(channels)
         self.act = nn.GELU()
-        self.Conv = nn.Conv2d(channels, channels, 3, padding=1,
-                              groups=channels, bias=False)
+        self.Conv = nn.Conv2d(
+            channels, channels, 3, padding=1, groups=channels, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.Conv(self.act(self.BN(x)))
@@ -114,8 +114,12 @@ class OfficialSMLPNet(nn.Module):
             :meth:`classify`).
     """
 
-    def __init__(self, dim: int = 80, depths=(2, 8, 14, 2), alpha: int = 3,
-                 image_size: int = 224, num_classes: int = 1000):
+    def __init__(self,
+                 dim: int = 80,
+                 depths=(2, 8, 14, 2),
+                 alpha: int = 3,
+                 image_size: int = 224,
+                 num_classes: int = 1000):
         super().__init__()
         self.depths = tuple(depths)
         self.image_size = image_size
@@ -127,15 +131,18 @@ class OfficialSMLPNet(nn.Module):
             grid = image_size // 4 // 2**i
             in_channels = 3 if i == 0 else channels // 2
             patch = 4 if i == 0 else 2
-            self.to_patch_embedding.append(nn.Sequential(
-                nn.Conv2d(in_channels, channels, patch, patch, bias=False)))
+            self.to_patch_embedding.append(
+                nn.Sequential(
+                    nn.Conv2d(in_channels, channels, patch, patch,
+                              bias=False)))
             for _ in range(depth):
-                self.token_mix.append(nn.Sequential(
-                    DWConvBlock(channels), SMLPBlock(grid, channels)))
-                self.channel_mix.append(nn.Sequential(
-                    ToChannelsLast(), nn.LayerNorm(channels),
-                    FeedForward(channels, alpha * channels),
-                    ToChannelsFirst()))
+                self.token_mix.append(
+                    nn.Sequential(
+                        DWConvBlock(channels), SMLPBlock(grid, channels)))
+                self.channel_mix.append(
+                    nn.Sequential(ToChannelsLast(), nn.LayerNorm(channels),
+                                  FeedForward(channels, alpha * channels),
+                                  ToChannelsFirst()))
         self.batch_norm = nn.BatchNorm2d(dim * 2**(len(self.depths) - 1))
         self.mlp_head = nn.Sequential(
             nn.Linear(dim * 2**(len(self.depths) - 1), num_classes))
@@ -184,8 +191,7 @@ def copy_weights_from_smlpnet(backbone: nn.Module,
     ``official`` (same variant; ``final_norm`` and all four stages)."""
     block = 0
     for i, stage in enumerate(backbone.stages):
-        official.to_patch_embedding[i][0].weight.copy_(
-            stage.downsample.weight)
+        official.to_patch_embedding[i][0].weight.copy_(stage.downsample.weight)
         for ours in stage.blocks:
             local = official.token_mix[block][0].conv_merge
             _copy_bn(ours.local_mixing.norm, local.BN)
@@ -195,8 +201,8 @@ def copy_weights_from_smlpnet(backbone: nn.Module,
             mixing = ours.global_mixing
             _copy_bn(mixing.norm, smlp.BN)
             # proj_h mixes along W and proh_w along H (official naming).
-            for conv, axial in ((smlp.proj_h, mixing.mix_w),
-                                (smlp.proh_w, mixing.mix_h)):
+            for conv, axial in ((smlp.proj_h, mixing.mix_w), (smlp.proh_w,
+                                                              mixing.mix_h)):
                 conv.weight.copy_(axial.weight[:, :, None, None])
                 conv.bias.copy_(axial.bias)
             smlp.fuse.weight.copy_(mixing.fuse.weight[:, :, None, None])
@@ -215,11 +221,14 @@ def _copy_bn(source: nn.Module, target: nn.Module) -> None:
     target.load_state_dict(source.state_dict())
 
 
-def random_official_model(dim: int, depths, alpha: int = 3,
-                          image_size: int = 224, num_classes: int = 1000,
-                          seed: int = 0,
-                          weight_std: Optional[float] = None
-                          ) -> OfficialSMLPNet:
+def random_official_model(
+        dim: int,
+        depths,
+        alpha: int = 3,
+        image_size: int = 224,
+        num_classes: int = 1000,
+        seed: int = 0,
+        weight_std: Optional[float] = None) -> OfficialSMLPNet:
     """An :class:`OfficialSMLPNet` with random weights (PyTorch's default
     initialisation, or normal with ``weight_std``) and random BatchNorm
     statistics, standing in for trained official weights."""
@@ -233,7 +242,8 @@ def random_official_model(dim: int, depths, alpha: int = 3,
     return model.eval()
 
 
-def save_as_spach_trainer(path, model: OfficialSMLPNet,
+def save_as_spach_trainer(path,
+                          model: OfficialSMLPNet,
                           ema_model: Optional[OfficialSMLPNet] = None) -> None:
     """Save ``model`` as SPACH's DeiT-style trainer saves its checkpoints:
     the weights under ``model`` (and ``model_ema``), next to the optimizer,
@@ -245,8 +255,12 @@ def save_as_spach_trainer(path, model: OfficialSMLPNet,
         scaler=dict(scale=65536.0, growth_factor=2.0),
         epoch=299,
         args=argparse.Namespace(
-            model='smlpnet', batch_size=128, lr=5e-4, output_dir='out',
-            opt_betas=None, model_ema=ema_model is not None))
+            model='smlpnet',
+            batch_size=128,
+            lr=5e-4,
+            output_dir='out',
+            opt_betas=None,
+            model_ema=ema_model is not None))
     if ema_model is not None:
         checkpoint['model_ema'] = ema_model.state_dict()
     torch.save(checkpoint, path)

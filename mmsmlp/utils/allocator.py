@@ -58,9 +58,8 @@ def _user_setting():
     ]
     if preloaded:
         return f'{preloaded[0]} (LD_PRELOAD)'
-    malloc_vars = sorted(
-        f'{key}={value}' for key, value in os.environ.items()
-        if key.startswith('MALLOC_') and key.endswith('_'))
+    malloc_vars = sorted(f'{key}={value}' for key, value in os.environ.items()
+                         if key.startswith('MALLOC_') and key.endswith('_'))
     if malloc_vars:
         return f'glibc, from the environment: {" ".join(malloc_vars)}'
     if 'glibc.malloc.' in os.environ.get('GLIBC_TUNABLES', ''):

@@ -49,15 +49,14 @@ WEIGHTS_SUFFIX = re.compile(r'#(model|model_ema)$')
 #: sMLPNet release files: ``.../releases/download/TAG/smlp_*.pth``.
 SMLPNET_RELEASES = re.escape(OFFICIAL_RELEASES) + r'[^/#]+/smlp_[^/#]*\.pth'
 
-
 # Registered by HistoryBuffer.__init__, so absent until a buffer exists.
 _BUILTIN_STATISTICS = ('min', 'max', 'current', 'mean')
 
 
 def _history_buffer_method(owner, name: str):
     """The only ``getattr`` a checkpoint may call."""
-    if owner is HistoryBuffer and (name in _BUILTIN_STATISTICS or
-                                   name in HistoryBuffer._statistics_methods):
+    if owner is HistoryBuffer and (name in _BUILTIN_STATISTICS or name
+                                   in HistoryBuffer._statistics_methods):
         return getattr(HistoryBuffer, name)
     raise torch.serialization.pickle.UnpicklingError(
         f'weights_only load refused getattr({owner!r}, {name!r}): only '
@@ -66,16 +65,19 @@ def _history_buffer_method(owner, name: str):
 
 def _numpy_globals() -> list:
     """What numpy arrays, dtypes and scalars pickle as (numpy 1 and 2)."""
-    multiarray = np._core.multiarray if hasattr(np, '_core') else (
-        np.core.multiarray)
+    multiarray = np._core.multiarray if hasattr(
+        np, '_core') else (np.core.multiarray)
     allowed = [np.ndarray, np.dtype]
     for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
         allowed += [(multiarray._reconstruct, f'{module}._reconstruct'),
                     (multiarray.scalar, f'{module}.scalar')]
     # numpy >= 1.25 pickles dtypes through their classes (numpy.dtypes.*).
-    allowed += [type(np.dtype(t)) for t in (
-        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
-        np.uint16, np.uint32, np.uint64, np.float16, np.float32, np.float64)]
+    allowed += [
+        type(np.dtype(t))
+        for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                  np.uint16, np.uint32, np.uint64, np.float16, np.float32,
+                  np.float64)
+    ]
     return allowed
 
 
@@ -137,8 +139,7 @@ def load_from_local(filename, map_location=None):
     path, entry = _split_weights_choice(filename)
     if not osp.isfile(osp.expanduser(path)):
         raise FileNotFoundError(f'{path} can not be found.{_hint(path)}')
-    checkpoint = _read(path,
-                       lambda: _MMENGINE_LOADERS[''](path, map_location))
+    checkpoint = _read(path, lambda: _MMENGINE_LOADERS[''](path, map_location))
     return _to_mmpretrain(checkpoint, path, entry)
 
 
@@ -167,8 +168,7 @@ def _read(path: str, load):
     ``torch.load`` cannot read is named as not a checkpoint."""
     try:
         return load()
-    except (EOFError, KeyError, RuntimeError,
-            pickle.UnpicklingError) as error:
+    except (EOFError, KeyError, RuntimeError, pickle.UnpicklingError) as error:
         if not _unreadable(error):
             raise
         raise CheckpointError(

@@ -83,8 +83,7 @@ class Stack:
     # has in torch's allow-list and mmengine's checkpoint loaders
     # (:func:`checkpoint_reading`).
     reading: Dict[str, object] = dataclasses.field(default_factory=dict)
-    fresh_reading: Dict[str, object] = dataclasses.field(
-        default_factory=dict)
+    fresh_reading: Dict[str, object] = dataclasses.field(default_factory=dict)
     # GPU architectures mmcv's CUDA ops hold code for ('9.0', '8.0+PTX').
     mmcv_cuda_archs: List[str] = dataclasses.field(default_factory=list)
     # Compute capabilities of the visible GPUs ('9.0').
@@ -143,8 +142,10 @@ def _mmcv_cuda_archs() -> List[str]:
 def _gpu_archs() -> List[str]:
     if not torch.cuda.is_available():
         return []
-    return sorted({'%d.%d' % torch.cuda.get_device_capability(i)
-                   for i in range(torch.cuda.device_count())})
+    return sorted({
+        '%d.%d' % torch.cuda.get_device_capability(i)
+        for i in range(torch.cuda.device_count())
+    })
 
 
 def _allow_list_active(reading: Dict[str, object]) -> bool:
@@ -194,7 +195,10 @@ def collect_stack() -> Stack:
         mmcv_ops_error=mmcv_ops_error,
         mmcv_cuda_ops=mmcv_cuda_ops,
         toolkits=toolkits,
-        toolkit_errors={t: e for t, e in toolkit_errors.items() if e},
+        toolkit_errors={
+            t: e
+            for t, e in toolkit_errors.items() if e
+        },
         allow_list_active=_allow_list_active(reading),
         reading=reading,
         fresh_reading=fresh_checkpoint_reading(),
@@ -203,32 +207,39 @@ def collect_stack() -> Stack:
 
 
 def check_stack(stack: Stack,
-                tasks: Sequence[str] = tuple(TOOLKITS)) -> List[Problem]:
-    """The problems that stop the configs of ``tasks`` from running."""
+                tasks: Optional[Sequence[str]] = None) -> List[Problem]:
+    """The problems that stop the configs of ``tasks`` (all toolkits by
+    default) from running."""
+    tasks = tuple(TOOLKITS) if tasks is None else tasks
     problems = []
     if digit_version(stack.torch) < digit_version(MIN_TORCH):
-        problems.append(Problem(
-            'torch-too-old',
-            f'torch {stack.torch} is older than {MIN_TORCH}, which mmsmlp '
-            f'needs: pip install "torch>={MIN_TORCH}" with the matching '
-            'torchvision.'))
+        problems.append(
+            Problem(
+                'torch-too-old',
+                f'torch {stack.torch} is older than {MIN_TORCH}, which mmsmlp '
+                f'needs: pip install "torch>={MIN_TORCH}" with the matching '
+                'torchvision.'))
     if stack.gpu_error:
-        problems.append(Problem(
-            'gpu-unusable',
-            'CUDA is available but a kernel fails on the GPU '
-            f'({stack.gpu_error}): install a torch build for this GPU and '
-            'driver.'))
+        problems.append(
+            Problem(
+                'gpu-unusable',
+                'CUDA is available but a kernel fails on the GPU '
+                f'({stack.gpu_error}): install a torch build for this GPU and '
+                'driver.'))
     if (digit_version(stack.torch) >= digit_version(WEIGHTS_ONLY_DEFAULT_TORCH)
             and not stack.allow_list_active):
-        problems.append(Problem(
-            'checkpoint-allow-list-inactive',
-            f'torch {stack.torch} loads checkpoints with weights_only=True, '
-            "and mmengine's own checkpoints (--resume) need mmsmlp's "
-            'allow-list, which is not active: import mmsmlp before loading '
-            '(the configs do it through custom_imports).'))
+        problems.append(
+            Problem(
+                'checkpoint-allow-list-inactive',
+                f'torch {stack.torch} loads checkpoints with '
+                "weights_only=True, and mmengine's own checkpoints "
+                "(--resume) need mmsmlp's allow-list, which is not active: "
+                'import mmsmlp before loading (the configs do it through '
+                'custom_imports).'))
     if stack.mmcv is None:
-        problems.append(Problem(
-            'mmcv-missing', 'mmcv is not installed: run tools/install.sh.'))
+        problems.append(
+            Problem('mmcv-missing',
+                    'mmcv is not installed: run tools/install.sh.'))
     for task in tasks:
         problems += _check_toolkit(stack, task)
     if 'det' in tasks and stack.mmcv is not None:
@@ -240,11 +251,13 @@ def _check_toolkit(stack: Stack, task: str) -> List[Problem]:
     toolkit = TOOLKITS[task]
     version = stack.toolkits.get(task)
     if version is None:
-        return [Problem(
-            f'{toolkit.module}-missing',
-            f'{toolkit.distribution} is not installed, so the {task} configs '
-            f'({toolkit.module}) cannot run: pip install "mmsmlp[{task}]" '
-            '(or run tools/install.sh).')]
+        return [
+            Problem(
+                f'{toolkit.module}-missing',
+                f'{toolkit.distribution} is not installed, so the {task} '
+                f'configs ({toolkit.module}) cannot run: pip install '
+                f'"mmsmlp[{task}]" (or run tools/install.sh).')
+        ]
     # The verified release's limits give a named problem with its fix;
     # other releases have other limits, which their import error states.
     problems = []
@@ -254,10 +267,11 @@ def _check_toolkit(stack: Stack, task: str) -> List[Problem]:
                                    toolkit.mmengine)
     error = stack.toolkit_errors.get(task)
     if error and not problems:
-        problems.append(Problem(
-            f'{toolkit.module}-import-failed',
-            f'{toolkit.distribution} {version} is installed but does not '
-            f'import: {error}'))
+        problems.append(
+            Problem(
+                f'{toolkit.module}-import-failed',
+                f'{toolkit.distribution} {version} is installed but does not '
+                f'import: {error}'))
     return problems
 
 
@@ -266,40 +280,49 @@ def _check_version(toolkit: Toolkit, package: str, version: Optional[str],
     low, high = (digit_version(bound) for bound in bounds)
     if version is None or low <= digit_version(version) < high:
         return []
-    return [Problem(
-        f'{package}-version',
-        f'{toolkit.distribution} {toolkit.verified} refuses {package} '
-        f'{version}: it needs {bounds[0]} <= {package} < {bounds[1]} '
-        f'(tools/install.sh installs a stack that works).')]
+    return [
+        Problem(
+            f'{package}-version',
+            f'{toolkit.distribution} {toolkit.verified} refuses {package} '
+            f'{version}: it needs {bounds[0]} <= {package} < {bounds[1]} '
+            f'(tools/install.sh installs a stack that works).')
+    ]
 
 
 def _check_mmcv_ops(stack: Stack) -> List[Problem]:
     """Mask R-CNN needs mmcv's compiled RoIAlign and NMS, on the device it
     runs on."""
     if stack.mmcv_ops is None:
-        return [Problem(
-            'mmcv-ops-missing',
-            f'mmcv {stack.mmcv} has no compiled ops ({stack.mmcv_ops_error}),'
-            ' which Mask R-CNN needs (RoIAlign, NMS): install an mmcv built '
-            'with MMCV_WITH_OPS=1 (tools/install.sh builds one), not '
-            'mmcv-lite.')]
+        return [
+            Problem(
+                'mmcv-ops-missing', f'mmcv {stack.mmcv} has no compiled ops '
+                f'({stack.mmcv_ops_error}), which Mask R-CNN needs (RoIAlign, '
+                'NMS): install an mmcv built with MMCV_WITH_OPS=1 '
+                '(tools/install.sh builds one), not mmcv-lite.')
+        ]
     if stack.cuda_available and stack.mmcv_cuda_ops is None:
-        return [Problem(
-            'mmcv-ops-without-cuda',
-            f'mmcv {stack.mmcv} has ops compiled without CUDA, so Mask R-CNN '
-            'cannot run on the GPU: rebuild mmcv where torch sees the GPU '
-            '(or FORCE_CUDA=1) with nvcc available.')]
+        return [
+            Problem(
+                'mmcv-ops-without-cuda',
+                f'mmcv {stack.mmcv} has ops compiled without CUDA, so Mask '
+                'R-CNN cannot run on the GPU: rebuild mmcv where torch sees '
+                'the GPU (or FORCE_CUDA=1) with nvcc available.')
+        ]
     # Reached with CUDA ops only: a GPU is visible whenever gpu_archs is set.
-    uncovered = [arch for arch in stack.gpu_archs
-                 if not _runs_on(stack.mmcv_cuda_archs, arch)]
+    uncovered = [
+        arch for arch in stack.gpu_archs
+        if not _runs_on(stack.mmcv_cuda_archs, arch)
+    ]
     if uncovered:
-        return [Problem(
-            'mmcv-ops-wrong-arch',
-            f'mmcv {stack.mmcv} has CUDA ops for compute capability '
-            f'{";".join(stack.mmcv_cuda_archs) or "none found"}, which do '
-            f'not run on this GPU ({", ".join(uncovered)}): rebuild it with '
-            f'TORCH_CUDA_ARCH_LIST="{";".join(uncovered)}" bash '
-            'tools/install.sh.')]
+        return [
+            Problem(
+                'mmcv-ops-wrong-arch',
+                f'mmcv {stack.mmcv} has CUDA ops for compute capability '
+                f'{";".join(stack.mmcv_cuda_archs) or "none found"}, which do '
+                f'not run on this GPU ({", ".join(uncovered)}): rebuild it '
+                f'with TORCH_CUDA_ARCH_LIST="{";".join(uncovered)}" bash '
+                'tools/install.sh.')
+        ]
     return []
 
 
@@ -329,10 +352,9 @@ def collect_env(stack: Optional[Stack] = None) -> Dict[str, object]:
     elif stack.mmcv_cuda_ops is None:
         env['MMCV ops'] = f'compiled with {stack.mmcv_ops}, CPU ops only'
     else:
-        env['MMCV ops'] = (
-            f'compiled with {stack.mmcv_ops}, CUDA ops (CUDA '
-            f'{stack.mmcv_cuda_ops}), arch '
-            f'{";".join(stack.mmcv_cuda_archs) or "unknown"}')
+        env['MMCV ops'] = (f'compiled with {stack.mmcv_ops}, CUDA ops (CUDA '
+                           f'{stack.mmcv_cuda_ops}), arch '
+                           f'{";".join(stack.mmcv_cuda_archs) or "unknown"}')
     for task, toolkit in TOOLKITS.items():
         version = stack.toolkits[task]
         error = stack.toolkit_errors.get(task)
@@ -364,8 +386,10 @@ def mmsmlp_changes(stack: Stack) -> Dict[str, str]:
     return {
         'Without import mmsmlp, checkpoint allow-list':
         'active' if _allow_list_active(fresh) else 'inactive',
-        'import mmsmlp adds safe globals': ', '.join(added) or 'none',
-        'import mmsmlp sets checkpoint loaders': '; '.join(loaders) or 'none',
+        'import mmsmlp adds safe globals':
+        ', '.join(added) or 'none',
+        'import mmsmlp sets checkpoint loaders':
+        '; '.join(loaders) or 'none',
     }
 
 

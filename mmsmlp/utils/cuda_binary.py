@@ -61,8 +61,9 @@ def fatbin_entries(section: bytes) -> List[Dict]:
                 '<HHIQ', section, entry)
             arch, = struct.unpack_from('<I', section, entry + 28)
             entries.append(
-                dict(kind=ENTRY_KINDS.get(kind, str(kind)),
-                     arch=f'{arch // 10}.{arch % 10}'))
+                dict(
+                    kind=ENTRY_KINDS.get(kind, str(kind)),
+                    arch=f'{arch // 10}.{arch % 10}'))
             entry += entry_header + payload
         offset = end
     return entries
@@ -77,8 +78,10 @@ def cuda_archs(path) -> List[str]:
     entries = fatbin_entries(section)
     cubins = {e['arch'] for e in entries if e['kind'] == 'cubin'}
     ptx = {e['arch'] for e in entries if e['kind'] == 'ptx'} - cubins
-    return sorted(cubins | {f'{arch}+PTX' for arch in ptx},
-                  key=lambda arch: float(arch.split('+')[0]))
+    return sorted(
+        cubins | {f'{arch}+PTX'
+                  for arch in ptx},
+        key=lambda arch: float(arch.split('+')[0]))
 
 
 def mmcv_ops_archs() -> List[str]:

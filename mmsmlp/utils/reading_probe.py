@@ -10,8 +10,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 def checkpoint_reading() -> Dict[str, object]:
     """The names of torch's ``weights_only`` safe globals and, by prefix,
     mmengine's checkpoint loaders, in this process."""
-    get_safe_globals = getattr(torch.serialization, 'get_safe_globals',
-                               list)
+    get_safe_globals = getattr(torch.serialization, 'get_safe_globals', list)
     return dict(
         safe_globals=sorted(_name(obj) for obj in get_safe_globals()),
         loaders={

@@ -31,8 +31,10 @@ from mmengine.config import Config
 
 from mmsmlp.testing import randomize_batch_norms
 
-CONFIGS = ['configs/mask_rcnn/mask-rcnn_smlpnet-t-window_fpn_1x_coco.py',
-           'configs/mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py']
+CONFIGS = [
+    'configs/mask_rcnn/mask-rcnn_smlpnet-t-window_fpn_1x_coco.py',
+    'configs/mask_rcnn/mask-rcnn_smlpnet-t_fpn_1x_coco.py'
+]
 # (first image, second image): the tests' small batch, two landscape COCO
 # images, and a landscape image batched with a portrait one.
 PAIRS = [(96, 120, 130, 160), (800, 1067, 800, 1333), (800, 1067, 1333, 800)]
@@ -52,8 +54,9 @@ def build_backbone_and_preprocessor(config: str, seed: int):
 def compare(backbone, preprocessor, first, second, seed: int):
     generator = torch.Generator().manual_seed(seed)
     images = [
-        torch.randint(0, 256, (3, h, w), dtype=torch.uint8,
-                      generator=generator) for h, w in (first, second)
+        torch.randint(
+            0, 256, (3, h, w), dtype=torch.uint8, generator=generator)
+        for h, w in (first, second)
     ]
     alone = backbone(preprocessor(dict(inputs=images[:1]))['inputs'])
     batch = preprocessor(dict(inputs=images))['inputs']
@@ -72,8 +75,11 @@ def compare(backbone, preprocessor, first, second, seed: int):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('configs', nargs='*', default=CONFIGS)
-    parser.add_argument('--pairs', type=int, nargs='+',
-                        help='H W H W per pair: first image, second image')
+    parser.add_argument(
+        '--pairs',
+        type=int,
+        nargs='+',
+        help='H W H W per pair: first image, second image')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     pairs = PAIRS if args.pairs is None else [
@@ -86,8 +92,8 @@ def main():
             config, args.seed)
         print(f'{config} (mixing_mode={mode!r})')
         for h1, w1, h2, w2 in pairs:
-            padded, rows = compare(backbone, preprocessor, (h1, w1),
-                                   (h2, w2), args.seed)
+            padded, rows = compare(backbone, preprocessor, (h1, w1), (h2, w2),
+                                   args.seed)
             print(f'  {h1}x{w1} alone vs in a batch with {h2}x{w2} '
                   f'(padded to {padded[0]}x{padded[1]}):')
             for stage, max_diff, max_out, mean_rel in rows:

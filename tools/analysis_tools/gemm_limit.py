@@ -24,11 +24,14 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description='Achieved FLOP/s against the best GEMM rates')
     parser.add_argument('arch', choices=sorted(SMLPNet.arch_zoo))
-    parser.add_argument('--shape', type=int, nargs=2, default=(224, 224),
-                        metavar=('H', 'W'))
+    parser.add_argument(
+        '--shape', type=int, nargs=2, default=(224, 224), metavar=('H', 'W'))
     parser.add_argument('--batch-size', type=int, default=16)
-    parser.add_argument('--dtypes', nargs='+', default=['float32'],
-                        choices=['float32', 'bfloat16'])
+    parser.add_argument(
+        '--dtypes',
+        nargs='+',
+        default=['float32'],
+        choices=['float32', 'bfloat16'])
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--threads', type=int, help='torch CPU threads')
     return parser.parse_args()
@@ -46,8 +49,9 @@ def main():
           f'{args.batch_size}, {torch.get_num_threads()} threads, torch '
           f'{torch.__version__}, allocator: {tune_malloc()}')
     for dtype in dtypes:
-        print(format_report(
-            gemm_limit(model, inputs, dtype, args.repeats), dtype))
+        print(
+            format_report(
+                gemm_limit(model, inputs, dtype, args.repeats), dtype))
 
 
 if __name__ == '__main__':

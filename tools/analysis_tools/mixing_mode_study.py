@@ -37,10 +37,10 @@ REPO = Path(__file__).resolve().parents[2]
 # task: (demo config, headline metrics of its evaluator, data generator)
 TASKS = dict(
     detection=('configs/mask_rcnn/mask-rcnn_smlpnet-demo_fpn_shapes.py',
-               ('coco/bbox_mAP', 'coco/segm_mAP'),
-               'tools/data/make_demo_det.py'),
-    segmentation=('configs/upernet/smlpnet-demo_upernet_shapes.py',
-                  ('mIoU', ), 'tools/data/make_demo_seg.py'))
+               ('coco/bbox_mAP',
+                'coco/segm_mAP'), 'tools/data/make_demo_det.py'),
+    segmentation=('configs/upernet/smlpnet-demo_upernet_shapes.py', ('mIoU', ),
+                  'tools/data/make_demo_seg.py'))
 MODES = ('window', 'resize')
 NO_VALIDATION = ('val_cfg=None', 'val_dataloader=None', 'val_evaluator=None')
 
@@ -50,8 +50,7 @@ def parse_args(argv=None):
         description='Compare the sMLP mixing modes on the CPU demos')
     parser.add_argument(
         '--tasks', nargs='+', choices=tuple(TASKS), default=tuple(TASKS))
-    parser.add_argument(
-        '--modes', nargs='+', choices=MODES, default=MODES)
+    parser.add_argument('--modes', nargs='+', choices=MODES, default=MODES)
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument(
         '--test-scales',
@@ -59,8 +58,7 @@ def parse_args(argv=None):
         type=float,
         default=[1.0, 1.5],
         help='test image sizes, as factors of the training size')
-    parser.add_argument(
-        '--work-dir', default='work_dirs/mixing_mode_study')
+    parser.add_argument('--work-dir', default='work_dirs/mixing_mode_study')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -185,8 +183,10 @@ def summarise(records):
 
 
 def format_table(summary) -> str:
-    lines = ['| task | mode | test scale | seeds | metric | mean | std | '
-             'per seed |', '|---|---|---|---|---|---|---|---|']
+    lines = [
+        '| task | mode | test scale | seeds | metric | mean | std | '
+        'per seed |', '|---|---|---|---|---|---|---|---|'
+    ]
     for row in summary:
         for name, value in row.items():
             if not isinstance(value, dict):
@@ -206,8 +206,7 @@ def main(argv=None):
     out = osp.join(args.work_dir, 'results.json')
     with open(out, 'w') as file:
         json.dump(
-            dict(cfg_options=args.cfg_options, runs=records,
-                 summary=summary),
+            dict(cfg_options=args.cfg_options, runs=records, summary=summary),
             file,
             indent=2)
     print(format_table(summary))

@@ -26,8 +26,8 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description='SPACH sMLPNet vs the official-style baseline and ours')
     parser.add_argument('spach_smlp', help="SPACH's models/smlp.py")
-    parser.add_argument('--arch', default='tiny',
-                        choices=sorted(SMLPNet.arch_zoo))
+    parser.add_argument(
+        '--arch', default='tiny', choices=sorted(SMLPNet.arch_zoo))
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--img-size', type=int, default=224)
     parser.add_argument('--repeats', type=int, default=5)

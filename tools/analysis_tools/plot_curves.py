@@ -19,8 +19,8 @@ matplotlib.use('Agg')  # draw to files; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from mmsmlp.analysis.logs import (collect_curves,  # noqa: E402
-                                  load_scalar_records)
+from mmsmlp.analysis.logs import collect_curves  # noqa: E402
+from mmsmlp.analysis.logs import load_scalar_records  # noqa: E402
 
 
 def parse_args():

@@ -77,11 +77,10 @@ def markdown_table(rows: List[dict]) -> str:
     ]
     for r in rows:
         peak = f'{r["peak_mib"]:.0f}' if r['peak_mib'] else '-'
-        lines.append(
-            f'| {r["shape"][0]}x{r["shape"][1]} | {r["ms"]:.0f} '
-            f'({r["iqr_ms"]:.0f}) | {peak} | {r["smlp_gmacs"]:.2f} | '
-            f'{r["dense_gmacs"]:.1f} | '
-            f'{r["dense_gmacs"] / r["smlp_gmacs"]:.0f}x |')
+        lines.append(f'| {r["shape"][0]}x{r["shape"][1]} | {r["ms"]:.0f} '
+                     f'({r["iqr_ms"]:.0f}) | {peak} | {r["smlp_gmacs"]:.2f} | '
+                     f'{r["dense_gmacs"]:.1f} | '
+                     f'{r["dense_gmacs"] / r["smlp_gmacs"]:.0f}x |')
     return '\n'.join(lines)
 
 
@@ -99,18 +98,29 @@ def plot(rows: List[dict], model: str, out: str) -> None:
     for label, key, style in series:
         if first[key] is None:
             continue
-        growth.plot(sides, [r[key] / first[key] for r in rows], style,
-                    label=label)
-    growth.plot(sides, [(s / sides[0])**2 for s in sides], color='gray',
-                linewidth=0.8, label='pixels (linear growth)')
-    growth.set(yscale='log', ylabel=f'relative to {labels[0]}',
-               title=f'{model}: growth with input size')
-    absolute.plot(sides, [r['smlp_gmacs'] for r in rows], '--',
-                  label='sMLP (all blocks)')
-    absolute.plot(sides, [r['dense_gmacs'] for r in rows], ':',
-                  label='dense MLP-Mixer (same grids)')
-    absolute.set(yscale='log', ylabel='GMACs per image',
-                 title='token mixing cost per image')
+        growth.plot(
+            sides, [r[key] / first[key] for r in rows], style, label=label)
+    growth.plot(
+        sides, [(s / sides[0])**2 for s in sides],
+        color='gray',
+        linewidth=0.8,
+        label='pixels (linear growth)')
+    growth.set(
+        yscale='log',
+        ylabel=f'relative to {labels[0]}',
+        title=f'{model}: growth with input size')
+    absolute.plot(
+        sides, [r['smlp_gmacs'] for r in rows],
+        '--',
+        label='sMLP (all blocks)')
+    absolute.plot(
+        sides, [r['dense_gmacs'] for r in rows],
+        ':',
+        label='dense MLP-Mixer (same grids)')
+    absolute.set(
+        yscale='log',
+        ylabel='GMACs per image',
+        title='token mixing cost per image')
     for axis in (growth, absolute):
         axis.set_xscale('log')
         axis.set_xticks(sides, labels, rotation=45, fontsize=8)

@@ -15,13 +15,20 @@ def parse_args():
         description='Write datasets in the toolkits\' on-disk layouts')
     parser.add_argument('root', help='the directory to run the configs from')
     parser.add_argument(
-        '--datasets', nargs='+', choices=sorted(LAYOUTS),
-        default=sorted(LAYOUTS), help='which layouts to write')
+        '--datasets',
+        nargs='+',
+        choices=sorted(LAYOUTS),
+        default=sorted(LAYOUTS),
+        help='which layouts to write')
     parser.add_argument(
-        '--num-train', type=int, default=8,
+        '--num-train',
+        type=int,
+        default=8,
         help='training images (ImageNet: per class)')
     parser.add_argument(
-        '--num-val', type=int, default=2,
+        '--num-val',
+        type=int,
+        default=2,
         help='validation images (ImageNet: per class)')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     return parser.parse_args()

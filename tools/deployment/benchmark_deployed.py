@@ -33,7 +33,9 @@ def parse_args():
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the model config, as key=value pairs')
     return parser.parse_args()
 

@@ -30,15 +30,21 @@ def parse_args():
     parser.add_argument('checkpoint', help='weights of the model')
     parser.add_argument('img', help='image the model is traced on')
     parser.add_argument(
-        '--test-img', nargs='+', help='images to compare the deployed model '
+        '--test-img',
+        nargs='+',
+        help='images to compare the deployed model '
         'with PyTorch on (default: img)')
     parser.add_argument('--work-dir', default='.', help='output folder')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
-        '--min-score', type=float, default=0.3,
+        '--min-score',
+        type=float,
+        default=0.3,
         help='detections PyTorch scores below this are not compared')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the model config, as key=value pairs')
     return parser.parse_args()
 
@@ -54,9 +60,14 @@ def main():
     model_cfg = load_config(args.model_cfg, args.cfg_options)
     backend_files = export(deploy_cfg, model_cfg, args.checkpoint, args.img,
                            args.work_dir, args.device)
-    for summary in check_deployed(deploy_cfg, model_cfg, args.checkpoint,
-                                  backend_files, test_images, args.device,
-                                  min_score=args.min_score):
+    for summary in check_deployed(
+            deploy_cfg,
+            model_cfg,
+            args.checkpoint,
+            backend_files,
+            test_images,
+            args.device,
+            min_score=args.min_score):
         print(summary)
     print(f'deployed to {", ".join(backend_files)}: predictions agree with '
           'PyTorch on every test image')

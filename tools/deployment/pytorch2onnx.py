@@ -30,34 +30,47 @@ def parse_args():
         description='Export a backbone or classifier to ONNX')
     parser.add_argument('config', help='an mmpretrain, mmdet or mmseg config')
     parser.add_argument(
-        'checkpoint', nargs='?',
+        'checkpoint',
+        nargs='?',
         help='weights to export (default: the initialisation)')
     parser.add_argument(
-        '--shape', type=int, nargs=2, metavar=('H', 'W'), required=True,
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        required=True,
         help='the input size the graph is built for')
     parser.add_argument('--out', required=True, help='the .onnx file')
     parser.add_argument(
-        '--classifier', action='store_true',
+        '--classifier',
+        action='store_true',
         help='export the whole classifier (mmpretrain configs), with logits '
         'as output, instead of the backbone')
     parser.add_argument(
         '--batch-size', type=int, default=1, help='batch of the traced input')
     parser.add_argument(
-        '--dynamic-batch', action='store_true',
+        '--dynamic-batch',
+        action='store_true',
         help='leave the batch dimension of the graph free')
     parser.add_argument(
-        '--dynamic-size', action='store_true',
+        '--dynamic-size',
+        action='store_true',
         help='leave height and width of the graph free (backbones)')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument(
-        '--verify', action='store_true',
+        '--verify',
+        action='store_true',
         help='run the graph in onnxruntime and compare with PyTorch')
     parser.add_argument(
-        '--tolerance', type=float, default=1e-4,
+        '--tolerance',
+        type=float,
+        default=1e-4,
         help='--verify fails when max |onnx - torch| / max |torch| exceeds '
         'this (default: 1e-4)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the config, as key=value pairs')
     return parser.parse_args()
 

@@ -13,8 +13,8 @@ custom_imports = dict(imports=['mmsmlp'], allow_failed_imports=False)
 pretrained = 'checkpoints/smlpnet-tiny_in1k.pth'
 
 # Per cascade stage: the box-delta normalisation of mmdet's cascade heads.
-stage_target_stds = ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
-                     [0.033, 0.033, 0.067, 0.067])
+stage_target_stds = ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1,
+                                            0.1], [0.033, 0.033, 0.067, 0.067])
 
 model = dict(
     backbone=dict(

@@ -1,8 +1,8 @@
 # Mask R-CNN with an sMLPNet-B backbone; see mask-rcnn_smlpnet-t_fpn.py.
 _base_ = './mask-rcnn_smlpnet-t_fpn.py'
 
-# SPACH's official ImageNet weights, converted as they load (docs/model_zoo.md).
-pretrained = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_b.pth'
+# SPACH's ImageNet weights, converted as they load (docs/model_zoo.md).
+pretrained = 'https://github.com/microsoft/SPACH/releases/download/v1.0/smlp_b.pth'  # noqa: E501
 
 model = dict(
     backbone=dict(

@@ -4,5 +4,4 @@
 _base_ = ['../smlpnet-base_8xb128_in1k.py']
 
 model = dict(
-    backbone=dict(
-        token_mixing=('dwconv', 'dwconv', 'dwconv', 'dwconv')))
+    backbone=dict(token_mixing=('dwconv', 'dwconv', 'dwconv', 'dwconv')))

@@ -6,5 +6,5 @@ _base_ = ['../smlpnet-tiny_8xb128_in1k.py']
 model = dict(
     backbone=dict(
         # _delete_: the base names the arch by a string, 'tiny'.
-        arch=dict(_delete_=True, embed_dims=80, depths=(2, 8, 14, 2),
-                  alpha=2)))
+        arch=dict(_delete_=True, embed_dims=80, depths=(2, 8, 14,
+                                                        2), alpha=2)))

@@ -174,8 +174,7 @@ def draw_dataset(out: str,
     Returns:
         dict: the COCO annotations written for each split.
     """
-    check_counts(
-        num_train=num_train, num_val=num_val, max_objects=max_objects)
+    check_counts(num_train=num_train, num_val=num_val, max_objects=max_objects)
     check_size('min_size', min_size, 64, 'so that objects fit')
     check_size('max_size', max_size, min_size, 'min_size')
     rng = np.random.default_rng(seed)

@@ -55,8 +55,11 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 f'layer_decay_rate=0.9).')
         self.layer_decay_rate = rate
 
-    def add_params(self, params: List[dict], module: nn.Module,
-                   prefix: str = '', **kwargs) -> None:
+    def add_params(self,
+                   params: List[dict],
+                   module: nn.Module,
+                   prefix: str = '',
+                   **kwargs) -> None:
         super().add_params(params, module, prefix, **kwargs)
         if prefix:  # DefaultOptimWrapperConstructor's recursion
             return

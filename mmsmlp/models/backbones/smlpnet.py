@@ -78,7 +78,8 @@ def length_as_tensor(length: int, dtype: torch.dtype, device) -> torch.Tensor:
     return torch.arange(length, dtype=dtype, device=device)[-1:] + 1
 
 
-def resampling_matrix(length: int, ref_length: int,
+def resampling_matrix(length: int,
+                      ref_length: int,
                       device=None) -> torch.Tensor:
     """The float32 ``(length, ref_length)`` matrix that resamples
     ``ref_length`` samples of a signal on [0, 1] to ``length`` samples with
@@ -148,7 +149,10 @@ class AxialLinear(nn.Module):
             overlap. Unused otherwise.
     """
 
-    def __init__(self, ref_length: int, axis: int, mode: str = 'resize',
+    def __init__(self,
+                 ref_length: int,
+                 axis: int,
+                 mode: str = 'resize',
                  shift: bool = False):
         super().__init__()
         self.ref_length = ref_length
@@ -185,10 +189,10 @@ class AxialLinear(nn.Module):
         # (B, H, W*C) for H, (B*H, W, C) for W. An explicit baddbmm, unlike
         # torch.matmul's broadcasting, neither copies nor transposes x, and
         # adds the bias in the same pass.
-        x = x.reshape(B, H, W * C) if self.axis == 1 else x.reshape(
-            B * H, W, C)
-        out = torch.baddbmm(bias.view(-1, 1),
-                            weight.expand(x.shape[0], -1, -1), x)
+        x = x.reshape(B, H, W *
+                      C) if self.axis == 1 else x.reshape(B * H, W, C)
+        out = torch.baddbmm(
+            bias.view(-1, 1), weight.expand(x.shape[0], -1, -1), x)
         return out.view(B, H, W, C)
 
     def _mix_in_windows(self, x: torch.Tensor) -> torch.Tensor:
@@ -217,8 +221,13 @@ class DWConvMixing(nn.Module):
         super().__init__()
         self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
         self.act = build_activation_layer(act_cfg)
-        self.conv = nn.Conv2d(embed_dims, embed_dims, 3, padding=1,
-                              groups=embed_dims, bias=False)
+        self.conv = nn.Conv2d(
+            embed_dims,
+            embed_dims,
+            3,
+            padding=1,
+            groups=embed_dims,
+            bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _nchw(x)  # channels_last NCHW: BN and the conv run in place
@@ -248,10 +257,16 @@ class SparseMLP(nn.Module):
         identity (bool): Include the identity branch.
     """
 
-    def __init__(self, embed_dims: int, grid_size: Tuple[int, int],
-                 norm_cfg: dict, act_cfg: dict, mixing_mode: str = 'resize',
-                 shift: bool = False, fusion: str = 'concat',
-                 layout: str = 'parallel', identity: bool = True):
+    def __init__(self,
+                 embed_dims: int,
+                 grid_size: Tuple[int, int],
+                 norm_cfg: dict,
+                 act_cfg: dict,
+                 mixing_mode: str = 'resize',
+                 shift: bool = False,
+                 fusion: str = 'concat',
+                 layout: str = 'parallel',
+                 identity: bool = True):
         super().__init__()
         self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
         self.act = build_activation_layer(act_cfg)
@@ -262,8 +277,8 @@ class SparseMLP(nn.Module):
         self.fusion = fusion
         num_branches = int(identity) + (2 if layout == 'parallel' else 1)
         if fusion == 'concat':
-            self.fuse = PointwiseLinear(num_branches * embed_dims,
-                                        embed_dims, bias=False)
+            self.fuse = PointwiseLinear(
+                num_branches * embed_dims, embed_dims, bias=False)
         elif fusion == 'weighted_sum':
             self.branch_weights = nn.Parameter(
                 torch.ones(num_branches, embed_dims))
@@ -333,8 +348,8 @@ def _bn_statistics_kept(module: nn.Module) -> Iterator[None]:
     the same running ones in eval; torch's BatchNorm and SyncBatchNorm alike)
     and save the same tensors for the backward pass, but the statistics the
     module keeps are left as they were."""
-    kept = [(norm, name, getattr(norm, name))
-            for norm in module.modules() if isinstance(norm, _BatchNorm)
+    kept = [(norm, name, getattr(norm, name)) for norm in module.modules()
+            if isinstance(norm, _BatchNorm)
             for name in ('running_mean', 'running_var', 'num_batches_tracked')
             if getattr(norm, name) is not None]
     for norm, name, statistic in kept:
@@ -367,15 +382,21 @@ class SMLPBlock(nn.Module):
             statistics a second time.
     """
 
-    def __init__(self, embed_dims: int, grid_size: Tuple[int, int],
-                 alpha: int = 3, token_mixing: str = 'dwconv_smlp',
-                 smlp_cfg: Optional[dict] = None, drop_path: float = 0.,
-                 with_cp: bool = False, norm_cfg: dict = dict(type='BN'),
+    def __init__(self,
+                 embed_dims: int,
+                 grid_size: Tuple[int, int],
+                 alpha: int = 3,
+                 token_mixing: str = 'dwconv_smlp',
+                 smlp_cfg: Optional[dict] = None,
+                 drop_path: float = 0.,
+                 with_cp: bool = False,
+                 norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='GELU')):
         super().__init__()
         self.with_cp = with_cp
-        self.local_mixing = (DWConvMixing(embed_dims, norm_cfg, act_cfg)
-                             if 'dwconv' in token_mixing else None)
+        self.local_mixing = (
+            DWConvMixing(embed_dims, norm_cfg, act_cfg)
+            if 'dwconv' in token_mixing else None)
         if 'smlp' in token_mixing:
             self.global_mixing = SparseMLP(embed_dims, grid_size, norm_cfg,
                                            act_cfg, **(smlp_cfg or {}))
@@ -385,8 +406,8 @@ class SMLPBlock(nn.Module):
         else:
             self.global_mixing = None
         self.channel_mixing = ChannelMLP(embed_dims, alpha, act_cfg)
-        self.drop_path = (DropPath(drop_path)
-                          if drop_path > 0 else nn.Identity())
+        self.drop_path = (
+            DropPath(drop_path) if drop_path > 0 else nn.Identity())
 
     def token_mixing(self, x: torch.Tensor) -> torch.Tensor:
         if self.local_mixing is not None:
@@ -407,8 +428,11 @@ class SMLPBlock(nn.Module):
             # statistics updates, and accepts no recomputation context of
             # its own.
             return cp.checkpoint(self._forward, x, use_reentrant=False)
-        return cp.checkpoint(self._forward, x, use_reentrant=False,
-                             context_fn=self._checkpoint_contexts)
+        return cp.checkpoint(
+            self._forward,
+            x,
+            use_reentrant=False,
+            context_fn=self._checkpoint_contexts)
 
     def _checkpoint_contexts(self):
         """Contexts of the forward pass and of its recomputation."""
@@ -425,20 +449,26 @@ class SMLPStage(nn.Module):
     windows, as Swin does.
     """
 
-    def __init__(self, in_channels: int, embed_dims: int, patch_size: int,
-                 depth: int, drop_paths: Sequence[float],
+    def __init__(self,
+                 in_channels: int,
+                 embed_dims: int,
+                 patch_size: int,
+                 depth: int,
+                 drop_paths: Sequence[float],
                  smlp_cfg: Optional[dict] = None,
-                 shift_windows: bool = False, **block_kwargs):
+                 shift_windows: bool = False,
+                 **block_kwargs):
         super().__init__()
         self.patch_size = patch_size
-        self.downsample = nn.Conv2d(in_channels, embed_dims, patch_size,
-                                    stride=patch_size, bias=False)
+        self.downsample = nn.Conv2d(
+            in_channels, embed_dims, patch_size, stride=patch_size, bias=False)
         self.blocks = nn.ModuleList(
-            SMLPBlock(embed_dims, drop_path=drop_paths[i],
-                      smlp_cfg=None if smlp_cfg is None else dict(
-                          smlp_cfg, shift=shift_windows and i % 2 == 1),
-                      **block_kwargs)
-            for i in range(depth))
+            SMLPBlock(
+                embed_dims,
+                drop_path=drop_paths[i],
+                smlp_cfg=None if smlp_cfg is
+                None else dict(smlp_cfg, shift=shift_windows and i % 2 == 1),
+                **block_kwargs) for i in range(depth))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: NCHW (any memory format) -> ``(B, H', W', C)``."""
@@ -621,30 +651,36 @@ class SMLPNet(BaseModule):
 
         # The rates of the whole network, also when the last stages are not
         # built; on the CPU even under a `torch.device('meta')` context.
-        drop_paths = torch.linspace(0, drop_path_rate, sum(self.depths),
-                                    device='cpu').tolist()
-        smlp_cfg = dict(mixing_mode=mixing_mode, fusion=smlp_fusion,
-                        layout=smlp_layout, identity=smlp_identity)
+        drop_paths = torch.linspace(
+            0, drop_path_rate, sum(self.depths), device='cpu').tolist()
+        smlp_cfg = dict(
+            mixing_mode=mixing_mode,
+            fusion=smlp_fusion,
+            layout=smlp_layout,
+            identity=smlp_identity)
         self.channels = [self.embed_dims * 2**i for i in range(4)]
         self.stages = nn.ModuleList()
         for i in range(self.out_indices[-1] + 1):
             first = sum(self.depths[:i])
-            self.stages.append(SMLPStage(
-                in_channels=in_channels if i == 0 else self.channels[i - 1],
-                embed_dims=self.channels[i],
-                patch_size=4 if i == 0 else 2,
-                depth=self.depths[i],
-                drop_paths=drop_paths[first:first + self.depths[i]],
-                smlp_cfg=smlp_cfg if 'smlp' in token_mixing[i] else None,
-                shift_windows=shift_windows and mixing_mode == 'window',
-                grid_size=self.grid_size(i),
-                alpha=self.alpha,
-                token_mixing=token_mixing[i],
-                with_cp=with_cp,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg))
-        self.final_norm = (build_norm_layer(norm_cfg, self.channels[-1])[1]
-                           if final_norm and 3 in self.out_indices else None)
+            self.stages.append(
+                SMLPStage(
+                    in_channels=in_channels if i == 0 else self.channels[i -
+                                                                         1],
+                    embed_dims=self.channels[i],
+                    patch_size=4 if i == 0 else 2,
+                    depth=self.depths[i],
+                    drop_paths=drop_paths[first:first + self.depths[i]],
+                    smlp_cfg=smlp_cfg if 'smlp' in token_mixing[i] else None,
+                    shift_windows=shift_windows and mixing_mode == 'window',
+                    grid_size=self.grid_size(i),
+                    alpha=self.alpha,
+                    token_mixing=token_mixing[i],
+                    with_cp=with_cp,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg))
+        self.final_norm = (
+            build_norm_layer(norm_cfg, self.channels[-1])[1]
+            if final_norm and 3 in self.out_indices else None)
 
         self._register_load_state_dict_pre_hook(self._adapt_state_dict)
         self._freeze_stages()
@@ -776,7 +812,8 @@ class SMLPNet(BaseModule):
                     module.eval()
         return self
 
-    def get_layer_depth(self, param_name: str,
+    def get_layer_depth(self,
+                        param_name: str,
                         prefix: str = '') -> Tuple[int, int]:
         """The layer depth of a parameter, for layer-wise learning-rate decay
         (mmpretrain's ``LearningRateDecayOptimWrapperConstructor``, or

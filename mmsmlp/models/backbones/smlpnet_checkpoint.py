@@ -57,8 +57,9 @@ def _holds_smlpnet(state_dict: dict, prefix: str) -> bool:
     SMLPNet has: the stem, or a block's channel MLP (a checkpoint of a
     backbone whose first stages are frozen and left out still has those).
     Swin's ``stages.*.blocks.*`` keys, say, have neither."""
-    block_key = re.compile(re.escape(prefix) + r'stages\.\d+\.blocks\.\d+'
-                           r'\.channel_mixing\.fc1\.weight$')
+    block_key = re.compile(
+        re.escape(prefix) + r'stages\.\d+\.blocks\.\d+'
+        r'\.channel_mixing\.fc1\.weight$')
     return prefix + STEM_KEY in state_dict or any(
         block_key.match(key) for key in state_dict)
 
@@ -68,8 +69,10 @@ def convert_official_layout(state_dict: dict, prefix: str) -> None:
     """Replace an official checkpoint under ``prefix`` (a bare official
     state dict, or the trainer's dict whose ``model`` entry is taken) by its
     backbone weights in this layout; its classifier head is left out."""
-    own = {key[len(prefix):]: state_dict[key]
-           for key in _own_keys(state_dict, prefix)}
+    own = {
+        key[len(prefix):]: state_dict[key]
+        for key in _own_keys(state_dict, prefix)
+    }
     if not is_official_checkpoint(own):
         return
     converted = official_to_mmpretrain(own)
@@ -82,9 +85,8 @@ def convert_official_layout(state_dict: dict, prefix: str) -> None:
             state_dict[prefix + key[len(MMPRETRAIN_BACKBONE_PREFIX):]] = value
         else:
             left_out.append(key)
-    source = ('a bare official state dict'
-              if meta['weights'] == 'state_dict' else
-              f"the '{meta['weights']}' weights of an official training "
+    source = ('a bare official state dict' if meta['weights'] == 'state_dict'
+              else f"the '{meta['weights']}' weights of an official training "
               "checkpoint (its EMA weights: load its 'model_ema' entry, or "
               "give the file as 'PATH#model_ema' to a Pretrained init_cfg "
               'or load_from)')
@@ -109,8 +111,8 @@ def check_arch(backbone, state_dict: dict, prefix: str) -> None:
         f'{key}: {tuple(state_dict[prefix + key].shape)} vs '
         f'{tuple(value.shape)}'
         for key, value in backbone.state_dict().items()
-        if key not in grid_tied and prefix + key in state_dict
-        and state_dict[prefix + key].shape != value.shape
+        if key not in grid_tied and prefix +
+        key in state_dict and state_dict[prefix + key].shape != value.shape
     ]
     depths = _checkpoint_depths(state_dict, prefix)
     other_depths = {
@@ -123,8 +125,10 @@ def check_arch(backbone, state_dict: dict, prefix: str) -> None:
     found = dict(
         embed_dims=None if embed_dims is None else embed_dims.shape[0],
         depths=tuple(depths.get(i) for i in range(backbone.num_stages)))
-    names = [name for name, arch in backbone.arch_zoo.items()
-             if all(arch[k] == v for k, v in found.items())]
+    names = [
+        name for name, arch in backbone.arch_zoo.items()
+        if all(arch[k] == v for k, v in found.items())
+    ]
     raise ValueError(
         f'The checkpoint does not fit SMLPNet(embed_dims='
         f'{backbone.embed_dims}, depths={backbone.depths}, alpha='
@@ -147,8 +151,8 @@ def check_dense_token_mixing(backbone, state_dict: dict, prefix: str) -> None:
             continue
         stride = _stride(name)
         side = math.isqrt(weight.shape[0])
-        square = (f' (img_size={side * stride} if it was square)'
-                  if side * side == weight.shape[0] else '')
+        square = (f' (img_size={side * stride} if it was square)' if side *
+                  side == weight.shape[0] else '')
         raise ValueError(
             f"The checkpoint's dense token mixing {name} "
             f"(token_mixing='mlp') was trained on {weight.shape[0]} "
@@ -245,8 +249,10 @@ def _refuse_other_window(backbone, state_dict, prefix, other_grids) -> None:
 def check_complete(backbone, state_dict: dict, prefix: str) -> None:
     """Raise unless the checkpoint has every tensor of the backbone (the
     BatchNorm batch counters aside), or the backbone allows partial loads."""
-    expected = [key for key in backbone.state_dict()
-                if not key.endswith('num_batches_tracked')]
+    expected = [
+        key for key in backbone.state_dict()
+        if not key.endswith('num_batches_tracked')
+    ]
     missing = [key for key in expected if prefix + key not in state_dict]
     if not missing:
         return
@@ -267,9 +273,10 @@ def check_complete(backbone, state_dict: dict, prefix: str) -> None:
 
 def _summarize(keys: List[str], limit: int = 4) -> str:
     """The modules of ``keys`` (their stage and block), first few named."""
-    modules = list(dict.fromkeys(
-        re.sub(r'^(stages\.\d+\.(?:blocks\.\d+|downsample)|[^.]+).*', r'\1',
-               key) for key in keys))
+    modules = list(
+        dict.fromkeys(
+            re.sub(r'^(stages\.\d+\.(?:blocks\.\d+|downsample)|[^.]+).*',
+                   r'\1', key) for key in keys))
     more = f' and {len(modules) - limit} more' if len(modules) > limit else ''
     return ', '.join(modules[:limit]) + more
 
@@ -293,20 +300,19 @@ def _likely_cause(backbone, state_dict, prefix, missing, expected) -> str:
                 "of load_from or tools/test.py, or after saving it with its "
                 f"keys prefixed by '{prefix}'.")
     if len(missing) == len(expected):
-        nested = [key for key in keys
-                  if isinstance(state_dict[key], dict)]
+        nested = [key for key in keys if isinstance(state_dict[key], dict)]
         sample = ', '.join(keys[:5]) or 'none'
         return (f"It is not an sMLPNet checkpoint: none of its {len(keys)} "
                 f"keys is an SMLPNet tensor under '{prefix}' (the first: "
-                f'{sample})'
-                + (f', and {nested[:3]} hold nested dicts: a training '
-                   'checkpoint whose weights are under one of them?'
-                   if nested else '')
-                + '. Give a checkpoint of an sMLPNet (official SPACH files '
+                f'{sample})' +
+                (f', and {nested[:3]} hold nested dicts: a training '
+                 'checkpoint whose weights are under one of them?'
+                 if nested else '') +
+                '. Give a checkpoint of an sMLPNet (official SPACH files '
                 'are converted when they are loaded), or check the prefix.')
     parts = sorted({
-        '.'.join(key.split('.')[:2]) if key.startswith('stages.') else
-        key.split('.')[0]
+        '.'.join(key.split('.')[:2])
+        if key.startswith('stages.') else key.split('.')[0]
         for key in missing
     })
     return (f'It holds part of this backbone only (it lacks '
