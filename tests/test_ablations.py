@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 
 import mmsmlp  # noqa: F401  (registers SMLPNet)
 from mmsmlp.analysis.ablations import PAPER_ABLATIONS, ablation_table
-from mmsmlp.models.backbones.smlpnet import SparseMLP, TokenMLP
+from mmsmlp.models.backbones.smlpnet_layers import SparseMLP, TokenMLP
 
 REPO = Path(__file__).parents[1]
 CONFIG_DIR = REPO / 'configs' / 'smlpnet'

@@ -8,8 +8,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.analysis import count_flops as count
 from mmsmlp.models import SMLPNet
-from mmsmlp.models.backbones.smlpnet import (AxialLinear, PointwiseLinear,
-                                             SparseMLP, resize_axial_weight)
+from mmsmlp.models.backbones.smlpnet_layers import (AxialLinear,
+                                                    PointwiseLinear, SparseMLP,
+                                                    resize_axial_weight)
 from mmsmlp.testing import logged_messages, randomize_batch_norms
 
 SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)

@@ -390,7 +390,7 @@ def test_blas_linear_formulation_computes_the_same_function():
     """smlpnet-*-linear: nn.Linear (BLAS) in place of every PointwiseLinear,
     the same parameters, the same outputs."""
     from mmsmlp.analysis.benchmark import as_blas_linear
-    from mmsmlp.models.backbones.smlpnet import PointwiseLinear
+    from mmsmlp.models.backbones.smlpnet_layers import PointwiseLinear
     model = SMLPNet(arch=SMALL_ARCH, img_size=64).eval()
     inputs = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

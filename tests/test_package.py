@@ -1,8 +1,13 @@
 # Copyright (c) mmsmlp contributors. All rights reserved.
 """The package needs only torch, mmengine and mmcv: the toolkits and the
-optional dependencies are imported by the functions that use them."""
+optional dependencies are imported by the functions that use them; and its
+modules import each other without a cycle."""
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / 'mmsmlp'
 
 # Everything but mmsmlp.datasets.demo.detection, which draws COCO masks with
 # pycocotools (the tools and tests that use it need mmdet anyway).
@@ -26,3 +31,74 @@ def test_imports_without_toolkits_and_optional_packages():
                             text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix('').parts
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
+def package_imports(path: Path, modules) -> set:
+    """The modules of ``modules`` that the file imports, at any depth of
+    its code (an import inside a function closes a cycle as well)."""
+    name = module_name(path)
+    package = name if path.name == '__init__.py' else name.rpartition('.')[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit('.', node.level - 1)[0] if node.level else ''
+            base = '.'.join(filter(None, [base, node.module]))
+            targets = [f'{base}.{alias.name}' for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in modules:
+                target = target.rpartition('.')[0]  # a name in a module
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def import_cycles(graph) -> list:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    order, low, stack, cycles = {}, {}, [], []
+
+    def visit(module):
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for imported in graph[module]:
+            if imported not in order:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], order[imported])
+        if low[module] == order[module]:
+            group = []
+            while not group or group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in graph:
+        if module not in order:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycle_in_the_package():
+    files = {module_name(path): path for path in PACKAGE.rglob('*.py')}
+    graph = {
+        name: package_imports(path, files)
+        for name, path in files.items()
+    }
+    # The check sees the backbone's chain: layers <- checkpoint <- network.
+    backbones = 'mmsmlp.models.backbones.'
+    assert f'{backbones}smlpnet_layers' in graph[f'{backbones}smlpnet']
+    assert import_cycles(graph) == []
+
+
+def test_import_cycles_are_found():
+    graph = {'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}
+    assert import_cycles(graph) == [['a', 'b', 'c']]

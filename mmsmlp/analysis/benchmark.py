@@ -112,7 +112,7 @@ def as_blas_linear(model: nn.Module) -> nn.Module:
     holding the same parameters: the same function computed by the BLAS
     GEMM instead of a oneDNN 1x1 convolution, to compare the two
     formulations on one machine."""
-    from mmsmlp.models.backbones.smlpnet import PointwiseLinear
+    from mmsmlp.models.backbones.smlpnet_layers import PointwiseLinear
     for parent in list(model.modules()):
         for name, child in parent.named_children():
             if isinstance(child, PointwiseLinear):

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.modules.utils import _pair
 
-from mmsmlp.models.backbones.smlpnet import length_as_tensor
+from mmsmlp.models.backbones.smlpnet_layers import length_as_tensor
 
 try:
     import mmdeploy

@@ -26,7 +26,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from mmsmlp.converters import is_official_checkpoint, official_to_mmpretrain
-from .smlpnet import AxialLinear, TokenMLP, resize_axial_weight
+from .smlpnet_layers import AxialLinear, TokenMLP, resize_axial_weight
 
 MMPRETRAIN_BACKBONE_PREFIX = 'backbone.'
 #: A key every SMLPNet state dict has, whatever its arch and out_indices.
