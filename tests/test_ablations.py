@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The configs of the paper's ablations (configs/smlpnet/ablations) build the
 models the paper describes, at its parameter counts, and train at 224."""
 import math

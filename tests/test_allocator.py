@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """tune_malloc: the allocator setting the tools apply at start-up, checked in
 fresh processes by where glibc puts a 64 MiB block."""
 import ctypes

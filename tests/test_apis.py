@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """What the options of tools/train.py do to a config (the scripts
 themselves run end to end in test_tools.py)."""
 import pytest
@@ -6,7 +6,8 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmsmlp.apis import enable_amp, enable_amp_test
+from mmsmlp.apis import enable_amp, enable_amp_test, load_config
+from mmsmlp.model_index import mim_root
 
 
 def sgd_config(**wrapper):
@@ -56,3 +57,13 @@ def test_amp_test_refuses_mmdet_models_on_the_cpu():
     cfg = Config(dict(default_scope='mmdet', test_cfg=dict(type='TestLoop')))
     with pytest.raises(ValueError, match='no bfloat16 kernels'):
         enable_amp_test(cfg)
+
+
+def test_load_config_starts_no_process_group(monkeypatch):
+    # Where torchrun's variables are missing, starting a group would fail.
+    for name in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
+        monkeypatch.delenv(name, raising=False)
+    config = str(mim_root() / 'configs/smlpnet/smlpnet-demo_1xb32_shapes.py')
+    cfg = load_config(config, launcher='pytorch')
+    assert cfg.launcher == 'pytorch'
+    assert not torch.distributed.is_initialized()

@@ -1,3 +1,4 @@
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Unit tests of the SMLPNet backbone (pure torch + mmengine + mmcv)."""
 import math
 
@@ -11,15 +12,8 @@ from mmsmlp.models import SMLPNet
 from mmsmlp.models.backbones.smlpnet_layers import (AxialLinear,
                                                     PointwiseLinear, SparseMLP,
                                                     resize_axial_weight)
-from mmsmlp.testing import logged_messages, randomize_batch_norms
-
-SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
-
-
-def small_net(**kwargs):
-    kwargs.setdefault('arch', SMALL_ARCH)
-    kwargs.setdefault('img_size', 64)
-    return SMLPNet(**kwargs)
+from mmsmlp.testing import (SMALL_ARCH, logged_messages, randomize_batch_norms,
+                            small_smlpnet)
 
 
 # ------------------------------------------------------------------ shapes
@@ -27,7 +21,7 @@ def small_net(**kwargs):
 @pytest.mark.parametrize('size', [(64, 64), (32, 32), (70, 45), (100, 33),
                                   (129, 200)])
 def test_output_shapes_and_strides(mode, size):
-    model = small_net(mixing_mode=mode).eval()
+    model = small_smlpnet(mixing_mode=mode).eval()
     with torch.no_grad():
         outs = model(torch.rand(1, 3, *size))
     assert len(outs) == 4
@@ -39,11 +33,11 @@ def test_output_shapes_and_strides(mode, size):
 
 
 def test_out_indices_and_train_mode_batch():
-    model = small_net(out_indices=(1, -1)).train()
+    model = small_smlpnet(out_indices=(1, -1)).train()
     outs = model(torch.rand(3, 3, 96, 40))
     assert [o.shape for o in outs] == [(3, 16, 12, 5), (3, 64, 3, 2)]
-    assert small_net(out_indices=0).final_norm is None
-    assert len(small_net(out_indices=0)(torch.rand(1, 3, 64, 64))) == 1
+    assert small_smlpnet(out_indices=0).final_norm is None
+    assert len(small_smlpnet(out_indices=0)(torch.rand(1, 3, 64, 64))) == 1
 
 
 # --------------------------------------------------------------- the paper
@@ -145,7 +139,7 @@ def test_resize_mode_exports_to_onnx_at_a_smaller_grid(tmp_path):
     """The resampling is a matmul, which the TorchScript ONNX exporter
     exports (it has no symbolic for antialiased interpolation)."""
     onnxruntime = pytest.importorskip('onnxruntime')
-    model = small_net().eval()
+    model = small_smlpnet().eval()
     x = torch.rand(1, 3, 48, 40)  # smaller than img_size 64
     path = str(tmp_path / 'smaller.onnx')
     torch.onnx.export(model, (x, ), path, opset_version=17, dynamo=False)
@@ -181,8 +175,8 @@ def test_window_mode_pads_short_axis():
 @pytest.mark.parametrize('mode', ['resize', 'window'])
 def test_modes_agree_at_reference_and_differ_elsewhere(mode):
     torch.manual_seed(0)
-    resize = small_net(mixing_mode='resize').eval()
-    other = small_net(mixing_mode=mode).eval()
+    resize = small_smlpnet(mixing_mode='resize').eval()
+    other = small_smlpnet(mixing_mode=mode).eval()
     other.load_state_dict(resize.state_dict())
     at_ref = torch.rand(2, 3, 64, 64)
     for a, b in zip(resize(at_ref), other(at_ref)):
@@ -194,7 +188,7 @@ def test_modes_agree_at_reference_and_differ_elsewhere(mode):
 
 @pytest.mark.parametrize('mode', ['resize', 'window'])
 def test_gradients_reach_stored_mixing_weights(mode):
-    model = small_net(mixing_mode=mode).train()
+    model = small_smlpnet(mixing_mode=mode).train()
     sum(o.sum() for o in model(torch.rand(2, 3, 100, 72))).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
@@ -204,18 +198,18 @@ def test_resize_mode_computes_with_the_current_weights():
     """Writes through ``.data`` (as mmengine's EMAHook swaps the EMA weights
     in with ``copy_``) show in the next output at a resized grid."""
     torch.manual_seed(0)
-    model = small_net(mixing_mode='resize').eval()
+    model = small_smlpnet(mixing_mode='resize').eval()
     x = torch.rand(1, 3, 96, 80)
     with torch.no_grad():
         model(x)
-        other = small_net(mixing_mode='resize').eval()
+        other = small_smlpnet(mixing_mode='resize').eval()
         for param, new in zip(model.parameters(), other.parameters()):
             param.data.copy_(new.data)
         for out, expected in zip(model(x), other(x)):
             torch.testing.assert_close(out, expected)
         for param in model.parameters():
             param.data.mul_(1.5)
-        fresh = small_net(mixing_mode='resize').eval()
+        fresh = small_smlpnet(mixing_mode='resize').eval()
         fresh.load_state_dict(model.state_dict())
         for out, expected in zip(model(x), fresh(x)):
             torch.testing.assert_close(out, expected)
@@ -233,7 +227,7 @@ def test_every_layer_runs_through_its_module(kwargs):
     """Forward hooks (and with them quantisation or LoRA-style module swaps)
     see every module that holds parameters, and what they return is what
     the network uses."""
-    model = small_net(**kwargs).eval()
+    model = small_smlpnet(**kwargs).eval()
     owners = {
         name: module
         for name, module in model.named_modules()
@@ -257,8 +251,8 @@ def test_every_layer_runs_through_its_module(kwargs):
 # ------------------------------------------------------------- checkpoints
 def test_state_dict_from_other_reference_size_is_resized_on_load():
     torch.manual_seed(0)
-    at_64 = small_net(img_size=64).eval()
-    at_96 = small_net(img_size=96).eval()
+    at_64 = small_smlpnet(img_size=64).eval()
+    at_96 = small_smlpnet(img_size=96).eval()
     randomize_batch_norms(at_64)
     at_96.load_state_dict(at_64.state_dict())
     x = torch.rand(1, 3, 96, 96)
@@ -270,8 +264,8 @@ def test_state_dict_from_other_reference_size_is_resized_on_load():
 
 
 def test_resize_on_load_logs_which_weights():
-    logged = logged_messages(lambda: small_net(img_size=96).load_state_dict(
-        small_net(img_size=64).state_dict()))
+    logged = logged_messages(lambda: small_smlpnet(
+        img_size=96).load_state_dict(small_smlpnet(img_size=64).state_dict()))
     assert 'resized 10 size-tied sMLP weights' in logged
     assert 'stages.0.blocks.0.global_mixing.mix_h 16->24' in logged
 
@@ -281,9 +275,9 @@ def test_stages_after_the_last_output_are_not_built():
     find_unused_parameters requires it), and a whole network's checkpoint
     loads strictly, skipping the unused layers with one log line."""
     torch.manual_seed(0)
-    full = small_net()
+    full = small_smlpnet()
     randomize_batch_norms(full)
-    partial = small_net(out_indices=(0, 2))
+    partial = small_smlpnet(out_indices=(0, 2))
     assert len(partial.stages) == 3 and partial.final_norm is None
     logged = logged_messages(
         lambda: partial.load_state_dict(full.state_dict()))
@@ -301,7 +295,7 @@ def test_stages_after_the_last_output_are_not_built():
 
 def test_dense_token_mixing_of_another_img_size_is_refused():
     mlp = dict(token_mixing=('dwconv', 'mlp', 'mlp', 'mlp'))
-    at_64 = small_net(img_size=64, **mlp).state_dict()
+    at_64 = small_smlpnet(img_size=64, **mlp).state_dict()
     with pytest.raises(
             ValueError,
             match=(
@@ -309,12 +303,12 @@ def test_dense_token_mixing_of_another_img_size_is_refused():
                 r'was trained on 64 tokens, this model has 12x12 tokens there '
                 r'\(img_size=\(96, 96\)\).*Build the backbone with the '
                 r"checkpoint's img_size \(img_size=64 if it was square\)")):
-        small_net(img_size=96, **mlp).load_state_dict(at_64)
+        small_smlpnet(img_size=96, **mlp).load_state_dict(at_64)
 
 
 # --------------------------------------------------------- training options
 def test_frozen_stages_have_no_grad_and_fixed_bn_stats():
-    model = small_net(frozen_stages=2).train()
+    model = small_smlpnet(frozen_stages=2).train()
     randomize_batch_norms(model)
     frozen_bn = model.stages[1].blocks[0].local_mixing.norm
     live_bn = model.stages[2].blocks[0].local_mixing.norm
@@ -329,14 +323,14 @@ def test_frozen_stages_have_no_grad_and_fixed_bn_stats():
 
 
 def test_frozen_stages_survive_train_call():
-    model = small_net(frozen_stages=4)
+    model = small_smlpnet(frozen_stages=4)
     model.train()
     assert not any(p.requires_grad for p in model.parameters())
     assert not model.final_norm.training
 
 
 def test_norm_eval_keeps_bn_statistics():
-    model = small_net(norm_eval=True).train()
+    model = small_smlpnet(norm_eval=True).train()
     randomize_batch_norms(model)
     before = {
         k: v.clone()
@@ -372,8 +366,8 @@ def test_with_cp_gives_same_gradients_and_bn_statistics(norm):
     statistics but does not update the running ones a second time."""
     torch.manual_seed(0)
     assert_same_training_step(
-        small_net(norm_cfg=dict(type=norm)),
-        small_net(norm_cfg=dict(type=norm), with_cp=True))
+        small_smlpnet(norm_cfg=dict(type=norm)),
+        small_smlpnet(norm_cfg=dict(type=norm), with_cp=True))
 
 
 def test_with_cp_compiles():
@@ -381,13 +375,13 @@ def test_with_cp_compiles():
     updates the statistics once): the same step as without with_cp."""
     torch.manual_seed(0)
     assert_same_training_step(
-        small_net(),
-        small_net(with_cp=True),
+        small_smlpnet(),
+        small_smlpnet(with_cp=True),
         run=lambda model, x: torch.compile(model, backend='aot_eager')(x))
 
 
 def test_layer_depths_count_blocks_from_the_stem():
-    model = small_net()  # depths 1, 1, 2, 1: 5 blocks, 7 layers
+    model = small_smlpnet()  # depths 1, 1, 2, 1: 5 blocks, 7 layers
     depth = {
         'stages.0.downsample.weight': 0,
         'stages.0.blocks.0.local_mixing.norm.weight': 1,
@@ -406,8 +400,8 @@ def test_layer_depths_count_blocks_from_the_stem():
     depths = [model.get_layer_depth(n)[0] for n, _ in model.named_parameters()]
     assert depths == sorted(depths) and set(depths) == set(range(7))
     # Only the stages built count.
-    assert small_net(out_indices=1).get_layer_depth('head.fc.weight',
-                                                    'backbone.') == (3, 4)
+    assert small_smlpnet(out_indices=1).get_layer_depth(
+        'head.fc.weight', 'backbone.') == (3, 4)
 
 
 def test_drop_path_decays_linearly():
@@ -438,12 +432,12 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
 
 
 def test_too_small_input_and_wrong_channels_raise():
-    model = small_net()
+    model = small_smlpnet()
     with pytest.raises(ValueError, match='smaller than 32x32'):
         model(torch.rand(1, 3, 31, 64))
     with pytest.raises(ValueError, match='set in_channels'):
         model(torch.rand(1, 1, 64, 64))
-    assert small_net(in_channels=1)(torch.rand(1, 1, 64, 64))
+    assert small_smlpnet(in_channels=1)(torch.rand(1, 1, 64, 64))
 
 
 @pytest.mark.parametrize('images,weights', [(torch.bfloat16, torch.float32),
@@ -451,7 +445,7 @@ def test_too_small_input_and_wrong_channels_raise():
                                             (torch.float32, torch.bfloat16),
                                             (torch.uint8, torch.float32)])
 def test_images_of_another_dtype_than_the_weights_raise(images, weights):
-    model = small_net().to(weights)
+    model = small_smlpnet().to(weights)
     with pytest.raises(
             TypeError, match=f'{images} images but its weights '
             f'are {weights}'):
@@ -462,11 +456,13 @@ def test_checkpoint_of_another_arch_is_refused_with_its_arch():
     small = SMLPNet('small').state_dict()
     with pytest.raises(ValueError, match=r"arch='small'"):
         SMLPNet('tiny').load_state_dict(small)
-    deeper = small_net(arch=dict(embed_dims=8, depths=(1, 2, 2, 1), alpha=2))
+    deeper = small_smlpnet(
+        arch=dict(embed_dims=8, depths=(1, 2, 2, 1), alpha=2))
     with pytest.raises(ValueError, match=r'depths.*\(1, 2, 2, 1\)'):
-        small_net().load_state_dict(deeper.state_dict())
+        small_smlpnet().load_state_dict(deeper.state_dict())
     with pytest.raises(ValueError, match='in_channels=1'):
-        small_net(in_channels=1).load_state_dict(small_net().state_dict())
+        small_smlpnet(in_channels=1).load_state_dict(
+            small_smlpnet().state_dict())
 
 
 def test_pointwise_linear_is_nn_linear_on_channels_last_features():

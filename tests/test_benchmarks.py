@@ -1,3 +1,4 @@
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Tests of the measurement tools: FLOP counting, the official-style
 reference model, ONNX export and the benchmark script (no timing
 assertions)."""
@@ -21,12 +22,11 @@ from mmsmlp.analysis.gemm_limit import gemm_limit, record_gemms
 from mmsmlp.apis import build_model
 from mmsmlp.deployment import export_onnx, verify_onnx
 from mmsmlp.models import SMLPNet
-from mmsmlp.testing import (environment_without_allocator_choices,
+from mmsmlp.testing import (SMALL_ARCH, environment_without_allocator_choices,
                             official_from_smlpnet, randomize_batch_norms)
 
 REPO = Path(__file__).resolve().parents[1]
 
-SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)
 DEMO_CONFIG = 'configs/smlpnet/smlpnet-demo_1xb32_shapes.py'
 
 

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The pipelines of the mmpretrain configs of configs/smlpnet run, and
 the demo config trains, evaluates and serves predictions end to end."""
 import filecmp

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Deployment with mmdeploy 1.3.1 to onnxruntime (docs/deployment.md): the
 demo detector, instance segmenter and segmentor, trained briefly on the
 generated demo data, exported by tools/deployment/deploy.py with the shipped

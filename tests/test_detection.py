@@ -4,8 +4,6 @@ RetinaNet): every shipped config builds and runs, the demo dataset generator
 writes exact COCO annotations (or box-only ones), and the demo configs train
 and evaluate with the real Runner and CocoMetric."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,8 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmsmlp.testing import run_demo_generator
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / 'configs' / 'mask_rcnn'
 DETECTOR_DIRS = ('mask_rcnn', 'cascade_rcnn', 'faster_rcnn', 'retinanet')
@@ -26,7 +26,6 @@ DEMO_CONFIG = CONFIG_DIR / 'mask-rcnn_smlpnet-demo_fpn_shapes.py'
 BOX_DEMO_CONFIG = (
     REPO / 'configs' / 'faster_rcnn' /
     'faster-rcnn_smlpnet-demo_fpn_shapes.py')
-MAKE_DEMO_DET = REPO / 'tools' / 'data' / 'make_demo_det.py'
 # Two sizes that are not multiples of 32, mixed in one batch.
 IMAGE_SHAPES = [(3, 96, 120), (3, 130, 160)]
 
@@ -41,8 +40,7 @@ def shipped_configs():
 
 
 def make_demo_data(out, *args):
-    command = [sys.executable, str(MAKE_DEMO_DET), '--out', str(out), *args]
-    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    run_demo_generator('det', out, *args)
 
 
 def demo_train_set(config_path, data_root):

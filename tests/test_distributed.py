@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """GlooSyncBatchNorm: synchronised batch statistics for CPU processes
 (the 2-process training run through tools/dist_train.sh: test_tools.py)."""
 import torch

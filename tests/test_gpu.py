@@ -1,3 +1,4 @@
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The backbone and the three tasks on a CUDA GPU: forward and backward in
 fp32 and under fp16 / bf16 autocast, activation checkpointing,
 ``torch.compile``, Mask R-CNN and UperNet loss and predict steps, and

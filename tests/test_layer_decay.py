@@ -12,9 +12,9 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from mmsmlp import LayerDecayOptimWrapperConstructor
+from mmsmlp.testing import SMALL_ARCH
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL_ARCH = dict(embed_dims=8, depths=(1, 1, 2, 1), alpha=2)  # 7 layers
 
 
 def learning_rates(model, optim_wrapper_cfg) -> dict:

@@ -6,8 +6,6 @@ directory), starting from the official sMLPNet-S weights as the configs say
 (random weights in SPACH's format where torch hub caches the release URL).
 Only the length of training is cut."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -19,6 +17,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import mmsmlp  # noqa: F401  (mmpretrain model names, SMLPNet)
+from mmsmlp.testing import run_demo_generator
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / 'configs' / '_examples_'
@@ -31,17 +30,6 @@ def project(tmp_path, monkeypatch, spach_hub):
     weights that the configs start from are in torch hub's cache."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def make_demo_data(task: str, out: Path, *args: str) -> None:
-    subprocess.run([
-        sys.executable,
-        str(REPO / 'tools' / 'data' / f'make_demo_{task}.py'), '--out',
-        str(out), *args
-    ],
-                   check=True,
-                   capture_output=True,
-                   timeout=300)
 
 
 def load_short(name: str,
@@ -80,8 +68,8 @@ def assert_started_from(model, official) -> None:
 
 @pytest.mark.slow
 def test_classification_from_class_folders(project, spach_hub):
-    make_demo_data('cls', project / 'data' / 'my_cls', '--num-train', '1',
-                   '--num-val', '1')
+    run_demo_generator('cls', project / 'data' / 'my_cls', '--num-train', '1',
+                       '--num-val', '1')
     # Three epochs of one batch: the schedule starts its cosine decay after
     # two.
     cfg = load_short(
@@ -96,7 +84,7 @@ def test_classification_from_class_folders(project, spach_hub):
 @pytest.mark.slow
 def test_classification_of_small_grayscale_images(project):
     root = project / 'data' / 'my_cls'
-    make_demo_data('cls', root, '--num-train', '1', '--num-val', '1')
+    run_demo_generator('cls', root, '--num-train', '1', '--num-val', '1')
     for path in root.rglob('*.png'):  # as 28 x 28 grayscale images
         gray = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2GRAY)
         cv2.imwrite(str(path), cv2.resize(gray, (28, 28)))
@@ -117,8 +105,8 @@ def test_classification_of_small_grayscale_images(project):
 
 @pytest.mark.slow
 def test_detection_on_coco_instance_masks(project, spach_hub):
-    make_demo_data('det', project / 'data' / 'my_coco', '--num-train', '1',
-                   '--num-val', '1')
+    run_demo_generator('det', project / 'data' / 'my_coco', '--num-train', '1',
+                       '--num-val', '1')
     cfg = load_short('mask-rcnn_smlpnet-s_fpn_custom-coco.py', project)
     model, metrics = train_and_test(cfg)
     assert model.roi_head.bbox_head.num_classes == 3
@@ -129,7 +117,7 @@ def test_detection_on_coco_instance_masks(project, spach_hub):
 @pytest.mark.slow
 def test_detection_on_coco_boxes_without_masks(project):
     root = project / 'data' / 'my_coco'
-    make_demo_data('det', root, '--num-train', '1', '--num-val', '1')
+    run_demo_generator('det', root, '--num-train', '1', '--num-val', '1')
     for split in ('train', 'val'):
         path = root / 'annotations' / f'instances_{split}.json'
         coco = json.loads(path.read_text())
@@ -144,8 +132,8 @@ def test_detection_on_coco_boxes_without_masks(project):
 
 @pytest.mark.slow
 def test_segmentation_on_png_label_maps(project, spach_hub):
-    make_demo_data('seg', project / 'data' / 'my_seg', '--num-train', '2',
-                   '--num-val', '1')
+    run_demo_generator('seg', project / 'data' / 'my_seg', '--num-train', '2',
+                       '--num-val', '1')
     # Batches of two: UperNet's pooling module normalises 1 x 1 maps.
     cfg = load_short('smlpnet-s_upernet_custom-seg.py', project, batch_size=2)
     model, metrics = train_and_test(cfg)

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The package needs only torch, mmengine and mmcv: the toolkits and the
 optional dependencies are imported by the functions that use them; and its
 modules import each other without a cycle."""
@@ -102,3 +102,17 @@ def test_no_import_cycle_in_the_package():
 def test_import_cycles_are_found():
     graph = {'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}
     assert import_cycles(graph) == [['a', 'b', 'c']]
+
+
+def test_every_python_file_has_the_licence_header():
+    header = ('# Copyright (c) mmsmlp contributors. '
+              'Licensed under the Apache License 2.0.\n')
+    repository = PACKAGE.parent
+    files = [repository / 'setup.py'] + [
+        path for folder in ('mmsmlp', 'tools', 'tests')
+        for path in (repository / folder).rglob('*.py')
+    ]
+    assert [
+        str(path.relative_to(repository)) for path in files
+        if not path.read_text().startswith(header)
+    ] == []

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """UperNet and Semantic FPN with the sMLPNet pyramid in mmseg: the shipped
 configs, the backbone's resize-on-load of 224 ImageNet weights (to square and
 non-square grids), test-time augmentation and the CPU demo (data generator,
@@ -24,6 +24,7 @@ from mmseg.structures import SegDataSample
 
 import mmsmlp  # noqa: F401  registers SMLPNet
 from mmsmlp.models import SMLPNet
+from mmsmlp.testing import run_demo_generator
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / 'configs' / 'upernet'
@@ -32,7 +33,6 @@ CONFIGS = sorted([*CONFIG_DIR.glob('*.py'), *SEM_FPN_DIR.glob('*.py')])
 ADE20K_T = CONFIG_DIR / 'smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py'
 CITYSCAPES_T = CONFIG_DIR / 'smlpnet-t_upernet_4xb2-80k_cityscapes-512x1024.py'
 DEMO = CONFIG_DIR / 'smlpnet-demo_upernet_shapes.py'
-MAKE_DEMO_SEG = REPO / 'tools' / 'data' / 'make_demo_seg.py'
 
 # Small inputs keep the 55-99M parameter ADE20K models fast on the CPU; the
 # backbone keeps its configured reference grid (img_size), so the size-tied
@@ -224,9 +224,8 @@ def test_ade20k_tta(tmp_path):
 
 
 def make_demo_data(out, num_train, num_val):
-    command = [sys.executable, str(MAKE_DEMO_SEG), '--out', str(out)]
-    command += ['--num-train', str(num_train), '--num-val', str(num_val)]
-    subprocess.run(command, check=True, timeout=300)
+    run_demo_generator('seg', out, '--num-train', str(num_train), '--num-val',
+                       str(num_val))
 
 
 def test_make_demo_seg_is_deterministic(tmp_path):

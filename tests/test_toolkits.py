@@ -1,3 +1,4 @@
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """SMLPNet inside real mmpretrain, mmdet and mmseg models, and mmengine
 checkpoints on the installed torch."""
 import pytest

@@ -1,3 +1,4 @@
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """End-to-end tests of tools/: distributed training with torchrun on the CPU
 (gloo, SyncBN), resuming a killed run, tools/test.py and the clear errors
 (GlooSyncBatchNorm itself: test_distributed.py).

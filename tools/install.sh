@@ -187,7 +187,7 @@ PY
 # The cache key names everything the compiled ops are bound to. CPU ops keep the key of
 # earlier versions of this script, so their cached wheels stay valid; CUDA-ops keys add the
 # architectures and have characters other than letters, digits, '.', '_' and '-' replaced
-# by '_' (they name files that travel, see tools/gpu_check.sh).
+# by '_' (they name files that travel, see .dev_scripts/gpu_check.sh).
 mmcv_cache_key() {
   "$PYTHON" - "$1" "${2:-}" <<'PY'
 import re

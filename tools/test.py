@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Evaluate a checkpoint of an mmpretrain, mmdet or mmseg model.
 
 The toolkit is picked by the config's ``default_scope``. The metrics are
@@ -15,7 +15,7 @@ from mmsmlp.apis import (add_common_args, add_prediction_dump,
                          attach_pickle_dump, build_runner, check_file,
                          enable_amp_test, enable_show_dir, enable_tta,
                          export_local_rank, load_config)
-from mmsmlp.engine import shut_down_distributed
+from mmsmlp.engine import configure_distributed, shut_down_distributed
 from mmsmlp.utils import tune_malloc
 
 
@@ -53,6 +53,7 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
+    configure_distributed(cfg, args.cfg_options or {})
     check_file(args.checkpoint, 'Checkpoint')
     cfg.load_from = args.checkpoint
     if args.show_dir:

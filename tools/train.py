@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Train an mmpretrain, mmdet or mmseg model from a config.
 
 The toolkit is picked by the config's ``default_scope``. Examples::
@@ -13,7 +13,7 @@ from mmsmlp.apis import (add_common_args, build_runner, enable_amp,
                          enable_auto_scale_lr, export_local_rank, load_config,
                          set_resume, use_atomic_checkpoints,
                          use_seeded_training)
-from mmsmlp.engine import shut_down_distributed
+from mmsmlp.engine import configure_distributed, shut_down_distributed
 from mmsmlp.utils import tune_malloc
 
 
@@ -56,6 +56,7 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
+    configure_distributed(cfg, args.cfg_options or {})
     if args.amp:
         enable_amp(cfg, args.amp_dtype)
     if args.auto_scale_lr:

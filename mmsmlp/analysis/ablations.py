@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The sMLPNet paper's ablations as a markdown table: each config's
 parameters and multiply-adds as built here, next to the paper's numbers.
 

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Throughput and peak memory of backbones (or whole models), inference and
 training step, for several models and input sizes, in one process.
 

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Parameters and multiply-adds of a model, counted as they run.
 
 :func:`count_flops` runs a callable once under
@@ -21,6 +21,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmsmlp.models import SMLPNet
+from mmsmlp.models.backbones.smlpnet_layers import stage_stride
 
 # Views that the schema does not mark as such (reshape of a contiguous
 # tensor, detach).
@@ -183,8 +184,7 @@ def token_mixing_macs(arch: str, shape: Tuple[int, int]) -> Tuple[int, int]:
     variant = SMLPNet.arch_zoo[arch]
     smlp = dense = 0
     for i, depth in enumerate(variant['depths']):
-        stride = 4 * 2**i
-        h, w = (math.ceil(s / stride) for s in shape)
+        h, w = (math.ceil(s / stage_stride(i)) for s in shape)
         channels = variant['embed_dims'] * 2**i
         smlp += depth * h * w * (h + w) * channels
         dense += depth * (h * w)**2 * channels

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """How close a backbone comes to the best rate the machine's libraries reach
 on the backbone's own matrix multiplies.
 

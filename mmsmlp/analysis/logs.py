@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Reading the json logs mmengine writes into a work dir.
 
 Every run of the runner gets a directory ``<work_dir>/<timestamp>/``.

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The official code itself (microsoft/SPACH ``models/smlp.py``) beside the
 project's official-style re-implementation (the speed benchmarks' baseline,
 :mod:`mmsmlp.testing.official_smlpnet`) and mmsmlp's ``SMLPNet``, on the

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """What ``tools/`` needs to run mmpretrain, mmdet and mmseg configs alike."""
 from .options import (add_common_args, add_prediction_dump, attach_pickle_dump,
                       enable_amp, enable_amp_test, enable_auto_scale_lr,

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The command-line options of ``tools/train.py`` and ``tools/test.py`` and
 what each one changes in a config.
 

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """One config file can belong to mmpretrain, mmdet or mmseg; its
 ``default_scope`` names the toolkit.
 
@@ -18,8 +18,6 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-
-from mmsmlp.engine import configure_distributed
 
 SUPPORTED_SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
 
@@ -42,8 +40,9 @@ def load_config(config: str,
                 launcher: str = 'none',
                 work_dir: Optional[str] = None) -> Config:
     """Load a config, merge ``cfg_options`` into it, import the toolkit its
-    ``default_scope`` names and set up the launcher and the work dir
-    (``work_dir`` > the config's > ``work_dirs/<config file name>``)."""
+    ``default_scope`` names, and record the launcher and the work dir
+    (``work_dir`` > the config's > ``work_dirs/<config file name>``). It
+    starts nothing: the tools call ``configure_distributed`` next."""
     check_file(config, 'Config file')
     cfg = Config.fromfile(config)
     if cfg_options is not None:
@@ -55,7 +54,6 @@ def load_config(config: str,
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(config))[0])
-    configure_distributed(cfg, cfg_options or {})
     return cfg
 
 

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 from .smlpnet_official import (OFFICIAL_RELEASES, OFFICIAL_WEIGHTS,
                                TRUSTED_GLOBALS, CheckpointError,
                                convert_official_checkpoint,

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Convert an official sMLPNet checkpoint (microsoft/SPACH) to mmpretrain.
 
 The official checkpoints are written by a DeiT-style trainer: a dict with the
@@ -35,7 +35,7 @@ OFFICIAL_WEIGHTS = {
 # which torch's weights-only unpickler accepts anyway.
 TRUSTED_GLOBALS = [argparse.Namespace]
 
-STEM_KEY = re.compile(r'to_patch_embedding\.(\d+)\.0\.weight')
+OFFICIAL_STEM_KEY = re.compile(r'to_patch_embedding\.(\d+)\.0\.weight')
 BLOCK_KEY = re.compile(r'(token_mix|channel_mix)\.(\d+)\.(.+)')
 
 # Official block sub-module prefix -> SMLPNet block sub-module prefix.
@@ -148,8 +148,8 @@ def stage_depths(weights):
     belongs to the stage whose stem has the same width, in order.
     """
     stem_widths = [
-        weights[f'to_patch_embedding.{i}.0.weight'].shape[0]
-        for i in range(sum(bool(STEM_KEY.fullmatch(k)) for k in weights))
+        weights[f'to_patch_embedding.{i}.0.weight'].shape[0] for i in range(
+            sum(bool(OFFICIAL_STEM_KEY.fullmatch(k)) for k in weights))
     ]
     block_widths = []
     while f'channel_mix.{len(block_widths)}.1.weight' in weights:
@@ -178,7 +178,7 @@ def block_positions(depths):
 
 def convert_key(key, positions):
     """The mmpretrain name of one official key, or None if unknown."""
-    stem = STEM_KEY.fullmatch(key)
+    stem = OFFICIAL_STEM_KEY.fullmatch(key)
     if stem:
         return f'backbone.stages.{stem.group(1)}.downsample.weight'
     for official, ours in TOP_LEVEL_RENAMES.items():

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 from .onnx_export import ClassifierLogits, export_onnx, verify_onnx
 
 __all__ = ['ClassifierLogits', 'export_onnx', 'verify_onnx']

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Compare a deployed model's predictions with PyTorch's, as the toolkits'
 data samples: classification scores, detections (labels, boxes, instance
 masks) and segmentation maps. Each function returns a one-line summary and

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Deploy an mmpretrain, mmdet or mmseg model with mmdeploy and check the
 deployed model against PyTorch on images (``tools/deployment/deploy.py``).
 """

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """mmdeploy 1.3.1 on the stack mmsmlp installs, and the rewrites that make
 sMLPNet detectors and segmentors exact in onnxruntime at every input size.
 
@@ -38,6 +38,19 @@ except ImportError as error:  # pragma: no cover - depends on the install
         'docs/deployment.md for why --no-deps).') from error
 
 MMDEPLOY_VERSION = '1.3.1'
+
+
+def check_mmdeploy_version():
+    if mmdeploy.__version__ != MMDEPLOY_VERSION:
+        raise ImportError(
+            f'mmsmlp.deployment.mmdeploy_support targets mmdeploy '
+            f'{MMDEPLOY_VERSION}; mmdeploy {mmdeploy.__version__} is '
+            f'installed. Install it with `pip install --no-deps '
+            f'mmdeploy=={MMDEPLOY_VERSION}`.')
+
+
+# Before any rewrite below registers with this mmdeploy.
+check_mmdeploy_version()
 # ONNX's TensorProto.INT64.
 _ONNX_INT64 = 7
 
@@ -328,16 +341,6 @@ def cascade_roi_head__predict_bbox__onnxruntime(self,
         rescale=rescale)
 
 
-def check_mmdeploy_version():
-    if mmdeploy.__version__ != MMDEPLOY_VERSION:
-        raise ImportError(
-            f'mmsmlp.deployment.mmdeploy_support targets mmdeploy '
-            f'{MMDEPLOY_VERSION}; mmdeploy {mmdeploy.__version__} is '
-            f'installed. Install it with `pip install --no-deps '
-            f'mmdeploy=={MMDEPLOY_VERSION}`.')
-
-
-check_mmdeploy_version()
 use_torchscript_exporter()
 restore_cast_long()
 keep_fx_wrap_registrations()

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Export a backbone or an mmpretrain classifier to ONNX and check the graph
 against PyTorch in onnxruntime.
 

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Distributed runs on machines without GPUs.
 
 mmengine 0.10 assumes GPUs in three places: ``init_dist`` calls

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """sMLPNet computed the way the official code (microsoft/SPACH,
 ``models/smlp.py``) computes it: the baseline of the speed benchmarks and the
 source model of the converter tests.

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """What a fresh large tensor costs on the CPU, next to the work done on it,
 under the allocator setting the tools use.
 

@@ -29,6 +29,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
+from mmsmlp.models.backbones.smlpnet_layers import stage_stride
 from mmsmlp.testing import randomize_batch_norms
 
 CONFIGS = [
@@ -63,8 +64,7 @@ def compare(backbone, preprocessor, first, second, seed: int):
     in_batch = backbone(batch)
     rows = []
     for i, (a, b) in enumerate(zip(alone, in_batch)):
-        stride = 4 * 2**i
-        h, w = (math.ceil(s / stride) for s in first)
+        h, w = (math.ceil(s / stage_stride(i)) for s in first)
         a, b = a[0, :, :h, :w], b[0, :, :h, :w]
         diff = (a - b).abs()
         rows.append((i, diff.max().item(), a.abs().max().item(),

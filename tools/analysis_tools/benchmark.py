@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Throughput, peak memory and achieved TFLOP/s of backbones or whole models,
 several models side by side in one process (see ``--help`` and
 docs/benchmark.md)::

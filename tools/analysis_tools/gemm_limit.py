@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The sMLPNet backbone's achieved FLOP/s against the best rate this
 machine's libraries reach on the backbone's own GEMM shapes (BLAS GEMM and
 oneDNN 1x1 convolution, each shape timed alone), in one process::

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Count the parameters and multiply-adds of the model a config builds.
 
     python tools/analysis_tools/get_flops.py \\

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Train and test the detection and segmentation CPU demos with each sMLP
 mixing mode over several seeds, and tabulate the test metrics.
 

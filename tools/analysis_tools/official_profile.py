@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """The official code itself (microsoft/SPACH ``models/smlp.py``), the
 project's official-style baseline and sMLPNet, on the same weights, in one
 process: logits, step times and an operator-by-operator profile::

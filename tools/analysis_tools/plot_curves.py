@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Plot loss and metric curves of a training run to an image.
 
 Reads the scalars mmengine logs during training

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Plot how a backbone's time and memory grow with the input size, next to
 the token-mixing cost of sMLP and of a dense MLP-Mixer layer.
 

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Print a table of the metrics the latest test run of each work dir reached.
 
     python tools/analysis_tools/print_metrics.py \\

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Draw the demo image-classification dataset in the mmpretrain folder format
 (``OUT/{train,val}/<class>/XXXXX.png``; see
 ``mmsmlp.datasets.demo.classification``). The same ``--seed`` always gives

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Draw the demo semantic-segmentation dataset in the standard mmseg layout
 (``OUT/img_dir/{train,val}/*.jpg``, ``OUT/ann_dir/{train,val}/*.png``; see
 ``mmsmlp.datasets.demo.segmentation``). The same ``--seed`` always gives the

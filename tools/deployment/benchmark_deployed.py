@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Time a model deployed by tools/deployment/deploy.py against PyTorch on
 one image: the median of ``--runs`` interleaved ``test_step`` calls
 (preprocessing, network, post-processing) of each, in one process.

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Deploy an sMLPNet classifier, detector or segmentor with mmdeploy, in the
 shape of mmdeploy's ``tools/deploy.py``, and check the deployed model
 against PyTorch on the test images.

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Export the backbone (or, for mmpretrain configs, the classifier) of a
 config to ONNX, and check it against PyTorch in onnxruntime.
 

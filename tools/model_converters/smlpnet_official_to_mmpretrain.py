@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Convert an official sMLPNet checkpoint (microsoft/SPACH) to mmpretrain.
 
 The output has ``backbone.*`` keys for ``SMLPNet`` and ``head.fc.*`` keys

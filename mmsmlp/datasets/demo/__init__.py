@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Small procedural datasets for the demos and the end-to-end tests, one
 module per task (``classification``, ``detection``, ``segmentation``), each
 with ``CLASSES`` and ``draw_dataset(out, seed, ...)``. ``detection`` needs

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Draw a small image-classification dataset in the mmpretrain folder format.
 
 Every image shows one object on a noisy colour-gradient background: a filled

@@ -1,4 +1,4 @@
-# Copyright (c) mmsmlp contributors. All rights reserved.
+# Copyright (c) mmsmlp contributors. Licensed under the Apache License 2.0.
 """Draw a small semantic-segmentation dataset in the standard mmseg layout.
 
 Every image shows a few flat discs, rectangles and triangles over a noisy

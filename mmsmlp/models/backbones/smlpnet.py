@@ -19,19 +19,97 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsmlp.registry import MODELS
 from .smlpnet_checkpoint import adapt_state_dict
-from .smlpnet_layers import SMLPStage, _nchw
+from .smlpnet_layers import TOKEN_MIXING, SMLPStage, _nchw, stage_stride
 
 MIN_INPUT_SIZE = 32  # total stride of the network
 MIXING_MODES = ('resize', 'window')
-TOKEN_MIXERS = ('dwconv_smlp', 'smlp', 'dwconv', 'mlp')
 FUSIONS = ('concat', 'sum', 'weighted_sum')
 LAYOUTS = ('parallel', 'sequential')
+
+# The paper's variants: width C of stage 0, blocks per stage, and the
+# channel MLP's expansion alpha.
+ARCH_ZOO = {
+    'tiny': dict(embed_dims=80, depths=(2, 8, 14, 2), alpha=3),
+    'small': dict(embed_dims=96, depths=(2, 10, 24, 2), alpha=3),
+    'base': dict(embed_dims=112, depths=(2, 10, 24, 2), alpha=3),
+}
+NUM_STAGES = 4
 
 
 def _check_choice(name: str, value, choices) -> None:
     if value not in choices:
         raise ValueError(f'{name}={value!r} is not supported; choose one of '
                          f'{list(choices)}.')
+
+
+def _parse_arch(arch: Union[str, dict]) -> dict:
+    if isinstance(arch, str):
+        if arch not in ARCH_ZOO:
+            raise ValueError(f'Unknown arch {arch!r}: choose one of '
+                             f'{sorted(ARCH_ZOO)} or pass a dict with '
+                             f"'embed_dims', 'depths' and 'alpha'.")
+        return dict(ARCH_ZOO[arch])
+    if not isinstance(arch, dict):
+        raise ValueError(f'arch must be one of {sorted(ARCH_ZOO)} or '
+                         f'a dict, got {type(arch).__name__}.')
+    arch = {'alpha': 3, **arch}
+    unknown = set(arch) - {'embed_dims', 'depths', 'alpha'}
+    missing = {'embed_dims', 'depths'} - set(arch)
+    if unknown or missing:
+        raise ValueError(
+            f'A custom arch needs the keys embed_dims (int), depths (4 '
+            f'ints) and optionally alpha (int); missing '
+            f'{sorted(missing)}, '
+            f'unknown {sorted(unknown)}. Named archs: '
+            f'{sorted(ARCH_ZOO)}.')
+    depths = arch['depths']
+    if (not isinstance(depths, Sequence) or len(depths) != NUM_STAGES
+            or not all(isinstance(d, int) and d > 0 for d in depths)):
+        raise ValueError(f'arch depths must be {NUM_STAGES} positive '
+                         f'ints, got {depths!r}.')
+    for key in ('embed_dims', 'alpha'):
+        if not isinstance(arch[key], int) or arch[key] <= 0:
+            raise ValueError(f'arch {key} must be a positive int, got '
+                             f'{arch[key]!r}.')
+    return arch
+
+
+def _parse_out_indices(out_indices) -> Tuple[int, ...]:
+    if isinstance(out_indices, int):
+        out_indices = [out_indices]
+    parsed = []
+    for index in out_indices:
+        if not -NUM_STAGES <= index < NUM_STAGES:
+            raise ValueError(
+                f'out_indices {tuple(out_indices)} has {index}, but '
+                f'sMLPNet has stages 0-{NUM_STAGES - 1} '
+                f'(or -4 to -1).')
+        parsed.append(index % NUM_STAGES)
+    if not parsed:
+        raise ValueError(
+            'out_indices is empty: list at least one stage (0-3) whose '
+            'output the backbone returns, e.g. out_indices=(3, ) for a '
+            'classifier or (0, 1, 2, 3) for an FPN.')
+    return tuple(sorted(set(parsed)))
+
+
+def _parse_frozen_stages(frozen_stages: int) -> int:
+    if not -1 <= frozen_stages <= NUM_STAGES:
+        raise ValueError(
+            f'frozen_stages must be in [-1, {NUM_STAGES}] (the number '
+            f'of leading stages to freeze), got {frozen_stages}.')
+    return max(frozen_stages, 0)
+
+
+def _parse_token_mixing(token_mixing) -> Tuple[str, ...]:
+    if isinstance(token_mixing, str):
+        token_mixing = (token_mixing, ) * NUM_STAGES
+    if len(token_mixing) != NUM_STAGES:
+        raise ValueError(f'token_mixing needs one value or '
+                         f'{NUM_STAGES}, got {token_mixing!r}.')
+    for choice in token_mixing:
+        _check_choice('token_mixing', choice, TOKEN_MIXING)
+    return tuple(token_mixing)
 
 
 @MODELS.register_module()
@@ -45,37 +123,10 @@ class SMLPNet(BaseModule):
     linear layer along H and one along W, concatenated and fused by a 1x1
     projection), and mixes channels with an MLP.
 
-    **Input sizes.** The H and W mixing weights are tied to the token grid
-    of a reference input size ``img_size`` (at 224: 56, 28, 14 and 7). Any
-    input of at least 32 x 32 is accepted, square or not; ``mixing_mode``
-    says how the weights apply to another grid, and at ``img_size`` both
-    modes compute exactly the paper's function. ``'resize'`` resamples each
-    N x N weight to the actual length L at every forward pass: bilinear
-    interpolation when L > N, and when L < N an antialiased (low-pass
-    filtered) resampling, so learned patterns finer than the new grid
-    average out rather than alias (:func:`resize_axial_weight`). A state
-    dict saved for another ``img_size`` is resized on load by the same rule
-    (logged), which keeps its function. In ``'window'`` mode the weights are
-    windows of the checkpoint's grid, so loading one of another
-    ``img_size`` is refused: build the backbone with the checkpoint's
-    ``img_size``, which then applies its windows at any input size.
-    ``'window'`` is worse far from the size a model was trained
-    at: on the segmentation demo, a model trained on crops of ``img_size``
-    and tested on 1.5x larger images lost 17 mIoU points in ``'window'``
-    mode and none in ``'resize'`` mode (docs/detection.md, mixing-mode
-    study).
-
-    **Padding.** A stage zero-pads an input whose size is not a multiple of
-    its stride at the bottom and right, and detectors pad a batch to its
-    largest image. Padded tokens do not stay zero: a BatchNorm maps zero to
-    ``bias - weight * running_mean / sqrt(running_var)``, and the biases of
-    the sMLP and the channel MLP make them non-zero after the first block.
-    So an image's features depend on how far it was padded: in ``'resize'``
-    mode everywhere, as every row and column mixes with its padded part
-    through weights resampled to the padded length; in ``'window'`` mode
-    mostly near the padding, which reaches the tokens that share its
-    windows and, through the depthwise convolutions and the shifted windows
-    of later blocks, their neighbours. docs/detection.md measures both.
+    The H and W mixing weights are tied to the token grid of ``img_size``;
+    inputs of any size of at least 32 x 32 go through ``mixing_mode``.
+    docs/backbone.md explains the input sizes, the two mixing modes, the
+    resize-on-load of checkpoints and how padding reaches the features.
 
     Args:
         arch (str | dict): ``'tiny'``, ``'small'``, ``'base'`` (see
@@ -155,14 +206,9 @@ class SMLPNet(BaseModule):
         [(1, 80, 50, 75), (1, 160, 25, 38), (1, 320, 13, 19), (1, 640, 7, 10)]
     """
 
-    #: The paper's variants: width C of stage 0, blocks per stage, and the
-    #: channel MLP's expansion alpha.
-    arch_zoo = {
-        'tiny': dict(embed_dims=80, depths=(2, 8, 14, 2), alpha=3),
-        'small': dict(embed_dims=96, depths=(2, 10, 24, 2), alpha=3),
-        'base': dict(embed_dims=112, depths=(2, 10, 24, 2), alpha=3),
-    }
-    num_stages = 4
+    #: The paper's variants (:data:`ARCH_ZOO`).
+    arch_zoo = ARCH_ZOO
+    num_stages = NUM_STAGES
 
     def __init__(self,
                  arch: Union[str, dict] = 'tiny',
@@ -185,17 +231,17 @@ class SMLPNet(BaseModule):
                  allow_partial_load: bool = False,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
-        arch = self._parse_arch(arch)
+        arch = _parse_arch(arch)
         self.embed_dims = arch['embed_dims']
         self.depths = tuple(arch['depths'])
         self.alpha = arch['alpha']
         self.img_size = tuple(to_2tuple(img_size))
         self.in_channels = in_channels
-        self.out_indices = self._parse_out_indices(out_indices)
-        self.frozen_stages = self._parse_frozen_stages(frozen_stages)
+        self.out_indices = _parse_out_indices(out_indices)
+        self.frozen_stages = _parse_frozen_stages(frozen_stages)
         self.norm_eval = norm_eval
         self.allow_partial_load = allow_partial_load
-        token_mixing = self._parse_token_mixing(token_mixing)
+        token_mixing = _parse_token_mixing(token_mixing)
         _check_choice('mixing_mode', mixing_mode, MIXING_MODES)
         _check_choice('smlp_fusion', smlp_fusion, FUSIONS)
         _check_choice('smlp_layout', smlp_layout, LAYOUTS)
@@ -212,7 +258,9 @@ class SMLPNet(BaseModule):
             fusion=smlp_fusion,
             layout=smlp_layout,
             identity=smlp_identity)
-        self.channels = [self.embed_dims * 2**i for i in range(4)]
+        self.channels = [
+            self.embed_dims * 2**i for i in range(self.num_stages)
+        ]
         self.stages = nn.ModuleList()
         for i in range(self.out_indices[-1] + 1):
             first = sum(self.depths[:i])
@@ -224,7 +272,8 @@ class SMLPNet(BaseModule):
                     patch_size=4 if i == 0 else 2,
                     depth=self.depths[i],
                     drop_paths=drop_paths[first:first + self.depths[i]],
-                    smlp_cfg=smlp_cfg if 'smlp' in token_mixing[i] else None,
+                    smlp_cfg=(smlp_cfg if TOKEN_MIXING[token_mixing[i]][1]
+                              == 'smlp' else None),
                     shift_windows=shift_windows and mixing_mode == 'window',
                     grid_size=self.grid_size(i),
                     alpha=self.alpha,
@@ -239,81 +288,9 @@ class SMLPNet(BaseModule):
         self._register_load_state_dict_pre_hook(self._adapt_state_dict)
         self._freeze_stages()
 
-    # ----------------------------------------------------------- arguments
-    @classmethod
-    def _parse_arch(cls, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch not in cls.arch_zoo:
-                raise ValueError(f'Unknown arch {arch!r}: choose one of '
-                                 f'{sorted(cls.arch_zoo)} or pass a dict with '
-                                 f"'embed_dims', 'depths' and 'alpha'.")
-            return dict(cls.arch_zoo[arch])
-        if not isinstance(arch, dict):
-            raise ValueError(f'arch must be one of {sorted(cls.arch_zoo)} or '
-                             f'a dict, got {type(arch).__name__}.')
-        arch = {'alpha': 3, **arch}
-        unknown = set(arch) - {'embed_dims', 'depths', 'alpha'}
-        missing = {'embed_dims', 'depths'} - set(arch)
-        if unknown or missing:
-            raise ValueError(
-                f'A custom arch needs the keys embed_dims (int), depths (4 '
-                f'ints) and optionally alpha (int); missing '
-                f'{sorted(missing)}, '
-                f'unknown {sorted(unknown)}. Named archs: '
-                f'{sorted(cls.arch_zoo)}.')
-        depths = arch['depths']
-        if (not isinstance(depths, Sequence) or len(depths) != cls.num_stages
-                or not all(isinstance(d, int) and d > 0 for d in depths)):
-            raise ValueError(f'arch depths must be {cls.num_stages} positive '
-                             f'ints, got {depths!r}.')
-        for key in ('embed_dims', 'alpha'):
-            if not isinstance(arch[key], int) or arch[key] <= 0:
-                raise ValueError(f'arch {key} must be a positive int, got '
-                                 f'{arch[key]!r}.')
-        return arch
-
-    @classmethod
-    def _parse_out_indices(cls, out_indices) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        parsed = []
-        for index in out_indices:
-            if not -cls.num_stages <= index < cls.num_stages:
-                raise ValueError(
-                    f'out_indices {tuple(out_indices)} has {index}, but '
-                    f'sMLPNet has stages 0-{cls.num_stages - 1} '
-                    f'(or -4 to -1).')
-            parsed.append(index % cls.num_stages)
-        if not parsed:
-            raise ValueError(
-                'out_indices is empty: list at least one stage (0-3) whose '
-                'output the backbone returns, e.g. out_indices=(3, ) for a '
-                'classifier or (0, 1, 2, 3) for an FPN.')
-        return tuple(sorted(set(parsed)))
-
-    @classmethod
-    def _parse_frozen_stages(cls, frozen_stages: int) -> int:
-        if not -1 <= frozen_stages <= cls.num_stages:
-            raise ValueError(
-                f'frozen_stages must be in [-1, {cls.num_stages}] (the number '
-                f'of leading stages to freeze), got {frozen_stages}.')
-        return max(frozen_stages, 0)
-
-    @classmethod
-    def _parse_token_mixing(cls, token_mixing) -> Tuple[str, ...]:
-        if isinstance(token_mixing, str):
-            token_mixing = (token_mixing, ) * cls.num_stages
-        if len(token_mixing) != cls.num_stages:
-            raise ValueError(f'token_mixing needs one value or '
-                             f'{cls.num_stages}, got {token_mixing!r}.')
-        for choice in token_mixing:
-            _check_choice('token_mixing', choice, TOKEN_MIXERS)
-        return tuple(token_mixing)
-
     def grid_size(self, stage: int) -> Tuple[int, int]:
         """Token grid of ``stage`` at the reference input size."""
-        stride = 4 * 2**stage
-        return tuple(math.ceil(s / stride) for s in self.img_size)
+        return tuple(math.ceil(s / stage_stride(stage)) for s in self.img_size)
 
     # ------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:

@@ -26,7 +26,8 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from mmsmlp.converters import is_official_checkpoint, official_to_mmpretrain
-from .smlpnet_layers import AxialLinear, TokenMLP, resize_axial_weight
+from .smlpnet_layers import (AxialLinear, TokenMLP, resize_axial_weight,
+                             stage_stride)
 
 MMPRETRAIN_BACKBONE_PREFIX = 'backbone.'
 #: A key every SMLPNet state dict has, whatever its arch and out_indices.
@@ -323,7 +324,7 @@ def _likely_cause(backbone, state_dict, prefix, missing, expected) -> str:
 # ------------------------------------------------------------ helpers
 def _stride(module_name: str) -> int:
     """Input pixels per token of the stage that ``stages.I....`` is in."""
-    return 4 * 2**int(module_name.split('.')[1])
+    return stage_stride(int(module_name.split('.')[1]))
 
 
 def _grid_tied_parameters(module: nn.Module):

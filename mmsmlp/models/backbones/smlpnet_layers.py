@@ -21,6 +21,20 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from torch.nn.modules.batchnorm import _BatchNorm
 
+# What each token mixing is made of: (a depthwise-conv branch, the global
+# mixer). 'dwconv_smlp' is the paper's; the others are its ablations.
+TOKEN_MIXING = {
+    'dwconv_smlp': (True, 'smlp'),
+    'smlp': (False, 'smlp'),
+    'dwconv': (True, None),
+    'mlp': (False, 'mlp'),
+}
+
+
+def stage_stride(stage: int) -> int:
+    """Input pixels per token of stage ``stage`` (0-3): 4, 8, 16, 32."""
+    return 4 * 2**stage
+
 
 def _nchw(x: torch.Tensor) -> torch.Tensor:
     """A channels-last feature ``(B, H, W, C)`` viewed as NCHW (no copy)."""
@@ -383,13 +397,14 @@ class SMLPBlock(nn.Module):
                  act_cfg: dict = dict(type='GELU')):
         super().__init__()
         self.with_cp = with_cp
+        with_dwconv, global_mixer = TOKEN_MIXING[token_mixing]
         self.local_mixing = (
             DWConvMixing(embed_dims, norm_cfg, act_cfg)
-            if 'dwconv' in token_mixing else None)
-        if 'smlp' in token_mixing:
+            if with_dwconv else None)
+        if global_mixer == 'smlp':
             self.global_mixing = SparseMLP(embed_dims, grid_size, norm_cfg,
                                            act_cfg, **(smlp_cfg or {}))
-        elif token_mixing == 'mlp':
+        elif global_mixer == 'mlp':
             self.global_mixing = TokenMLP(embed_dims, grid_size, norm_cfg,
                                           act_cfg)
         else:

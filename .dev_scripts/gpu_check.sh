@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 12 in one script, for a GPU machine without a package index
+# The GPU checks (tests/test_gpu.py, the demos and the GPU benchmarks) in one script, for a GPU machine without a package index
 # (the project's: Python 3.12, its torch 2.11 + CUDA 13 kept, 16 cores), in stages that each
 # fit a 10-minute call. Run from the repository root:
 #
-#   bash tools/gpu_check.sh wheelhouse    # where pip reaches an index: writes wheelhouse/ (git-ignored)
-#   bash tools/gpu_check.sh build         # install offline from wheelhouse/, mmcv's CUDA ops built once
-#   bash tools/gpu_check.sh test          # tests/test_gpu.py
-#   bash tools/gpu_check.sh suite         # the whole test suite on the GPU machine
-#   bash tools/gpu_check.sh demo          # bash tools/demo.sh, timed
-#   bash tools/gpu_check.sh bench         # bench-cls, bench-inf, bench-det (the issue's measurements)
-#   bash tools/gpu_check.sh bench-extra   # channels_last and a profile of sMLPNet-T vs Swin-T
-#   bash tools/gpu_check.sh build test bench-inf    # several stages in one call
-#   bash tools/gpu_check.sh device        # one device call: install (no compiling), test, bench
+#   bash .dev_scripts/gpu_check.sh wheelhouse    # where pip reaches an index: writes wheelhouse/ (git-ignored)
+#   bash .dev_scripts/gpu_check.sh build         # install offline from wheelhouse/, mmcv's CUDA ops built once
+#   bash .dev_scripts/gpu_check.sh test          # tests/test_gpu.py
+#   bash .dev_scripts/gpu_check.sh suite         # the whole test suite on the GPU machine
+#   bash .dev_scripts/gpu_check.sh demo          # bash tools/demo.sh, timed
+#   bash .dev_scripts/gpu_check.sh bench         # bench-cls, bench-inf, bench-det
+#   bash .dev_scripts/gpu_check.sh bench-extra   # channels_last and a profile of sMLPNet-T vs Swin-T
+#   bash .dev_scripts/gpu_check.sh build test bench-inf    # several stages in one call
+#   bash .dev_scripts/gpu_check.sh device        # one device call: install (no compiling), test, bench
 #
 # Every stage after `wheelhouse` installs first if the stack is not importable. Results go to
 # $OUT (else work_dirs/gpu_check/out): gpu_check-results.tar.gz with every log and JSON file,
@@ -98,7 +98,7 @@ stack_ready() {
 }
 
 install_stack() {
-  [[ -d $WHEELHOUSE_DIR ]] || die "no wheelhouse/: make it with 'bash tools/gpu_check.sh wheelhouse'" \
+  [[ -d $WHEELHOUSE_DIR ]] || die "no wheelhouse/: make it with 'bash .dev_scripts/gpu_check.sh wheelhouse'" \
     "where pip reaches an index and carry it along"
   join_wheel_parts
   run_logged install bash tools/install.sh --wheelhouse "$WHEELHOUSE_DIR"
@@ -144,7 +144,7 @@ stage_demo() {
   return "$status"
 }
 
-# benchmark.py with the settings of the issue, or tiny ones on the CPU (GPU_CHECK_SMOKE=1).
+# benchmark.py at the measured settings (docs/benchmark.md), or tiny ones on the CPU (GPU_CHECK_SMOKE=1).
 bench() {
   local name=$1
   shift
@@ -157,7 +157,7 @@ bench() {
     --json "$RESULTS/$name.json"
 }
 
-# Sizes: the issue's, or tiny ones for the smoke run.
+# Sizes: those of docs/benchmark.md, or tiny ones for the smoke run.
 if ((SMOKE)); then
   CLS=(--shapes 64 --batch-size 2 --warmup 0 --repeats 1)
   INF=("${CLS[@]}")
