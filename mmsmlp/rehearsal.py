@@ -201,7 +201,9 @@ FULL = (
         'upernet-ade20k',
         'upernet/smlpnet-t_upernet_8xb2-160k_ade20k-512x512.py',
         'ade20k',
-        world_size=4,
+        # A rank peaked at 7.7 GB with the shipped 2 images (the CI run):
+        # 4 ranks would not fit.
+        world_size=2,
         test_args=('--tta', )),
     segmentation(
         'upernet-layer-decay',
