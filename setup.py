@@ -23,10 +23,18 @@ def read_text(path):
 
 
 def read_requirements(name):
-    """The requirements listed in ``requirements/<name>.txt``."""
+    """The requirements listed in ``requirements/<name>.txt``, with those
+    of the files it includes (``-r other.txt``)."""
     lines = read_text(f'requirements/{name}.txt').splitlines()
-    requirements = (line.split('#')[0].strip() for line in lines)
-    return [requirement for requirement in requirements if requirement]
+    requirements = []
+    for line in lines:
+        requirement = line.split('#')[0].strip()
+        if requirement.startswith('-r '):
+            included = requirement[len('-r '):].strip()
+            requirements += read_requirements(osp.splitext(included)[0])
+        elif requirement:
+            requirements.append(requirement)
+    return requirements
 
 
 def read_version():

@@ -105,6 +105,8 @@ def test_wheel_states_requirements_and_extras(wheel):
     # mmdeploy itself goes in with --no-deps (requirements/deploy.txt).
     assert 'onnxruntime>=1.16; extra == "deploy"' in requires
     assert not any(r.startswith('mmdeploy') for r in requires)
+    # The tests extra includes requirements/lint.txt (``-r lint.txt``).
+    assert 'flake8==7.5.0; extra == "tests"' in requires
 
 
 def test_installed_wheel_finds_and_uses_its_configs(wheel, tmp_path):

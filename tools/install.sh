@@ -82,163 +82,30 @@ install_mmengine() {
   "${PIP[@]}" --no-deps "mmengine==$MMENGINE_VERSION"
 }
 
-# Prints what mmcv's ops must be built for: "cpu", or "cuda ARCHS" (ARCHS as in
-# TORCH_CUDA_ARCH_LIST, ';'-separated) when torch sees a GPU or FORCE_CUDA=1.
-mmcv_target() {
-  "$PYTHON" - <<'PY'
-import os
-import re
-import sys
+# The decisions about mmcv are made in Python, by mmsmlp/utils/mmcv_build.py (run by its path:
+# mmsmlp is not installed yet; the tests import it). Each prints its answer or fails saying why.
+MMCV_BUILD=("$PYTHON" "$REPO/mmsmlp/utils/mmcv_build.py")
 
-import torch
+# "cpu", or "cuda ARCHS" (ARCHS as in TORCH_CUDA_ARCH_LIST, ';'-separated) when torch sees a
+# GPU or FORCE_CUDA=1.
+mmcv_target() { "${MMCV_BUILD[@]}" target; }
 
-if not (torch.cuda.is_available() or os.environ.get('FORCE_CUDA') == '1'):
-    print('cpu')
-    sys.exit()
-if torch.version.cuda is None:
-    sys.exit(f'FORCE_CUDA=1, but torch {torch.__version__} is a CPU-only build: '
-             'install a CUDA build of torch first.')
-archs = re.split(r'[;\s]+', os.environ.get('TORCH_CUDA_ARCH_LIST', '').strip())
-archs = [arch for arch in archs if arch]
-if not archs:
-    if not torch.cuda.is_available():
-        sys.exit('FORCE_CUDA=1 without a visible GPU: set TORCH_CUDA_ARCH_LIST to the '
-                 'compute capabilities to build for, e.g. TORCH_CUDA_ARCH_LIST=9.0 for '
-                 'H100/H200, 8.0 for A100.')
-    archs = sorted({'%d.%d' % torch.cuda.get_device_capability(i)
-                    for i in range(torch.cuda.device_count())})
-print('cuda', ';'.join(archs))
-PY
-}
+# The CUDA toolkit directory to build mmcv's CUDA ops with, of torch's CUDA version.
+cuda_home() { "${MMCV_BUILD[@]}" cuda-home; }
 
-# Prints the CUDA toolkit directory to build mmcv's CUDA ops with, or stops with what to do.
-# Where CUDA_HOME is unset, torch derives it from nvcc on the PATH, which is wrong when that
-# nvcc is a wrapper script (in /usr/local/bin, say); then /usr/local/cuda and
-# /usr/local/cuda-X.Y (torch's CUDA version) are tried.
-cuda_home() {
-  "$PYTHON" - <<'PY'
-import os
-import re
-import subprocess
-import sys
-
-import torch
-from torch.utils.cpp_extension import CUDA_HOME
-
-
-def is_toolkit(home):
-    return all(
-        os.path.isfile(os.path.join(home, path))
-        for path in ('bin/nvcc', 'include/cuda_runtime.h'))
-
-
-wanted = torch.version.cuda
-fix = (f'install the CUDA toolkit {wanted} (the CUDA version of torch '
-       f'{torch.__version__}, torch.version.cuda) and set CUDA_HOME to it, e.g. '
-       f'export CUDA_HOME=/usr/local/cuda-{wanted}')
-candidates = [CUDA_HOME] if CUDA_HOME else []
-if not (os.environ.get('CUDA_HOME') or os.environ.get('CUDA_PATH')):
-    candidates += ['/usr/local/cuda', f'/usr/local/cuda-{wanted}']
-home = next((path for path in candidates if path and is_toolkit(path)), None)
-if home is None:
-    sys.exit("mmcv's CUDA ops need the CUDA toolkit (bin/nvcc and "
-             'include/cuda_runtime.h), which was not found in '
-             f'{", ".join(candidates) or "CUDA_HOME (unset), nvcc on the PATH (none)"}: '
-             f'{fix}.')
-nvcc = os.path.join(home, 'bin', 'nvcc')
-found = re.search(r'release (\d+)\.(\d+)',
-                  subprocess.run([nvcc, '--version'], capture_output=True,
-                                 text=True).stdout)
-if found is None or found.group(1) != wanted.split('.')[0]:
-    version = found.group(0) if found else 'an unknown version'
-    sys.exit(f'{nvcc} is CUDA {version}, but torch was built with CUDA {wanted}: {fix}.')
-print(home)
-PY
-}
-
-# Prints the include directories of torch's CUDA wheels (site-packages/nvidia/*/include, e.g.
-# nvidia/cu13/include) that hold headers the toolkit in $1 lacks, ':'-separated. torch's
-# CUDA headers include the cuBLAS, cuSPARSE and cuSOLVER headers, which a minimal toolkit
-# (nvcc and the runtime: containers, clusters) does not ship, while the wheels torch runs
-# with do. Added to CPATH they are searched after the toolkit's own -I directory, so a
+# The include directories of torch's CUDA wheels that hold headers the toolkit in $1 lacks,
+# ':'-separated. Added to CPATH they are searched after the toolkit's own -I directory, so a
 # header the toolkit has is always taken from the toolkit.
-torch_cuda_include_dirs() {
-  "$PYTHON" - "$1" <<'PY'
-import glob
-import os
-import sys
+torch_cuda_include_dirs() { "${MMCV_BUILD[@]}" include-dirs "$1"; }
 
-import torch
-
-toolkit = os.path.join(sys.argv[1], 'include')
-site = os.path.dirname(os.path.dirname(torch.__file__))
-dirs = []
-for include in sorted(glob.glob(os.path.join(site, 'nvidia', '*', 'include'))):
-    headers = {name for name in os.listdir(include) if name.endswith('.h')}
-    lacking = sorted(h for h in headers if not os.path.exists(os.path.join(toolkit, h)))
-    if lacking:
-        dirs.append(include)
-        print(f'[install]   {include} ({len(lacking)} headers the toolkit lacks, '
-              f'e.g. {", ".join(lacking[:3])})', file=sys.stderr)
-print(':'.join(dirs))
-PY
-}
-
-# The cache key names everything the compiled ops are bound to. CPU ops keep the key of
-# earlier versions of this script, so their cached wheels stay valid; CUDA-ops keys add the
-# architectures and have characters other than letters, digits, '.', '_' and '-' replaced
-# by '_' (they name files that travel, see .dev_scripts/gpu_check.sh).
-mmcv_cache_key() {
-  "$PYTHON" - "$1" "${2:-}" <<'PY'
-import re
-import sys
-
-import torch
-
-kind, archs = sys.argv[1:]
-key = (f'py{sys.version_info[0]}{sys.version_info[1]}-torch{torch.__version__}'
-       f'-cuda{torch.version.cuda or "cpu"}')
-if kind == 'cuda':
-    key = re.sub(r'[^A-Za-z0-9._-]', '_', f'{key}-cuda-ops-arch{archs}')
-print(key)
-PY
-}
+# The cache key names everything the compiled ops are bound to.
+mmcv_cache_key() { "${MMCV_BUILD[@]}" cache-key "$1" "${2:-}"; }
 
 # Succeeds when mmcv $MMCV_VERSION is installed and its compiled ops run (on CUDA tensors
 # too for "cuda", where a GPU is visible); else prints why not and fails.
 mmcv_check() {
   local output
-  if output=$("$PYTHON" - "$1" "$MMCV_VERSION" 2>&1 <<'PY'
-import sys
-
-import mmcv
-import torch
-
-kind, version = sys.argv[1:]
-if mmcv.__version__ != version:
-    sys.exit(f'mmcv {mmcv.__version__} is installed, not {version}')
-from mmcv.ops import get_compiling_cuda_version, nms, roi_align
-
-if kind == 'cuda' and get_compiling_cuda_version() == 'not available':
-    sys.exit('the installed mmcv has no CUDA ops (built without a GPU or FORCE_CUDA=1)')
-boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.], [20., 20., 30., 30.]])
-scores = torch.tensor([0.9, 0.8, 0.7])
-features = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
-rois = torch.tensor([[0., 1., 1., 6., 6.], [1., 0., 2., 7., 5.]])
-
-
-def run_ops(device):
-    keep = nms(boxes.to(device), scores.to(device), 0.5)[1]
-    pooled = roi_align(features.to(device), rois.to(device), (2, 2), 1.0, 2)
-    return keep.cpu(), pooled.cpu()
-
-
-expected = run_ops('cpu')
-if kind == 'cuda' and torch.cuda.is_available():
-    for got, want in zip(run_ops('cuda'), expected):
-        torch.testing.assert_close(got, want)
-PY
-  ); then
+  if output=$("${MMCV_BUILD[@]}" check "$1" "$MMCV_VERSION" 2>&1); then
     return 0
   fi
   printf '%s\n' "$output" | tail -n 1
