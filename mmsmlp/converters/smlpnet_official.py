@@ -14,6 +14,11 @@ The file is unpickled with ``weights_only=True`` and an explicit allow-list, so
 a checkpoint of unknown origin cannot run code while it is read.
 :func:`convert_official_checkpoint` does it all; the command line is
 ``tools/model_converters/smlpnet_official_to_mmpretrain.py``.
+
+:func:`convert_state_dict` (official state dict in; ``SMLPNet`` and
+``LinearClsHead`` state dicts out) is the one mapping: this converter,
+mmsmlp's checkpoint loaders (:mod:`mmsmlp.utils.checkpoint`) and
+``SMLPNet``'s load hook all call it.
 """
 import argparse
 import pickle
@@ -62,10 +67,12 @@ BLOCK_RENAMES = {
 POINTWISE_CONV_WEIGHTS = ('global_mixing.mix_h.weight',
                           'global_mixing.mix_w.weight',
                           'global_mixing.fuse.weight')
-TOP_LEVEL_RENAMES = {
-    'batch_norm.': 'backbone.final_norm.',
-    'mlp_head.0.': 'head.fc.',
-}
+# Official top-level prefix -> SMLPNet prefix, and -> LinearClsHead prefix.
+BACKBONE_RENAMES = {'batch_norm.': 'final_norm.'}
+HEAD_RENAMES = {'mlp_head.0.': 'fc.'}
+#: Where mmpretrain's ImageClassifier keeps its backbone and its head.
+BACKBONE_PREFIX = 'backbone.'
+HEAD_PREFIX = 'head.'
 
 
 class CheckpointError(ValueError):
@@ -177,44 +184,53 @@ def block_positions(depths):
 
 
 def convert_key(key, positions):
-    """The mmpretrain name of one official key, or None if unknown."""
+    """Where one official key goes: ``('backbone', SMLPNet key)``,
+    ``('head', LinearClsHead key)``, or None if it is unknown."""
     stem = OFFICIAL_STEM_KEY.fullmatch(key)
     if stem:
-        return f'backbone.stages.{stem.group(1)}.downsample.weight'
-    for official, ours in TOP_LEVEL_RENAMES.items():
-        if key.startswith(official):
-            return ours + key[len(official):]
+        return 'backbone', f'stages.{stem.group(1)}.downsample.weight'
+    for part, renames in (('backbone', BACKBONE_RENAMES), ('head',
+                                                           HEAD_RENAMES)):
+        for official, ours in renames.items():
+            if key.startswith(official):
+                return part, ours + key[len(official):]
     block = BLOCK_KEY.fullmatch(key)
     if block and int(block.group(2)) < len(positions):
         branch, index, rest = block.groups()
         stage, position = positions[int(index)]
         for official, ours in BLOCK_RENAMES[branch].items():
             if rest.startswith(official):
-                return (f'backbone.stages.{stage}.blocks.{position}.'
-                        f'{ours}{rest[len(official):]}')
+                return 'backbone', (f'stages.{stage}.blocks.{position}.'
+                                    f'{ours}{rest[len(official):]}')
     return None
 
 
 def convert_state_dict(weights):
-    """Rename and reshape an official sMLPNet state dict.
+    """Rename and reshape an official sMLPNet state dict: the conversion
+    that the converter, mmsmlp's checkpoint loaders and the backbone's load
+    hook all use.
 
     Returns:
-        tuple[OrderedDict, dict]: the mmpretrain state dict and the
-        architecture read from it (embed_dims, depths, alpha, img_size,
-        num_classes).
+        tuple[OrderedDict, OrderedDict, dict]: the ``SMLPNet`` state dict,
+        the ``LinearClsHead`` state dict, and the architecture read from the
+        weights (embed_dims, depths, alpha, img_size, num_classes).
+
+    Raises:
+        CheckpointError: ``weights`` holds keys outside the official layout.
     """
     depths = stage_depths(weights)
     positions = block_positions(depths)
-    converted = OrderedDict()
+    parts = dict(backbone=OrderedDict(), head=OrderedDict())
     unknown = []
     for key, value in weights.items():
-        new_key = convert_key(key, positions)
-        if new_key is None:
+        converted = convert_key(key, positions)
+        if converted is None:
             unknown.append(key)
             continue
+        part, new_key = converted
         if new_key.endswith(POINTWISE_CONV_WEIGHTS):
             value = value.flatten(1)  # (out, in, 1, 1) -> (out, in)
-        converted[new_key] = value
+        parts[part][new_key] = value
     if unknown:
         raise CheckpointError(
             f'keys that are not part of the official sMLPNet layout: '
@@ -227,7 +243,7 @@ def convert_state_dict(weights):
         # The first stage grid is img_size / 4 (its W-mixing matrix side).
         img_size=4 * weights['token_mix.0.1.proj_h.weight'].shape[0],
         num_classes=weights['mlp_head.0.weight'].shape[0])
-    return converted, arch
+    return parts['backbone'], parts['head'], arch
 
 
 def official_to_mmpretrain(checkpoint, use_ema=False, source=None) -> dict:
@@ -247,7 +263,11 @@ def official_to_mmpretrain(checkpoint, use_ema=False, source=None) -> dict:
         CheckpointError: ``checkpoint`` is not an official sMLPNet checkpoint.
     """
     weights, source_key = select_weights(checkpoint, use_ema)
-    state_dict, arch = convert_state_dict(weights)
+    backbone, head, arch = convert_state_dict(weights)
+    state_dict = OrderedDict([(BACKBONE_PREFIX + key, value)
+                              for key, value in backbone.items()] +
+                             [(HEAD_PREFIX + key, value)
+                              for key, value in head.items()])
     meta = dict(
         converted_from=source,
         weights=source_key,

@@ -25,11 +25,11 @@ from typing import Dict, List
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from mmsmlp.converters import is_official_checkpoint, official_to_mmpretrain
+from mmsmlp.converters import (convert_state_dict, is_official_checkpoint,
+                               select_weights)
 from .smlpnet_layers import (AxialLinear, TokenMLP, resize_axial_weight,
                              stage_stride)
 
-MMPRETRAIN_BACKBONE_PREFIX = 'backbone.'
 #: A key every SMLPNet state dict has, whatever its arch and out_indices.
 STEM_KEY = 'stages.0.downsample.weight'
 
@@ -76,25 +76,21 @@ def convert_official_layout(state_dict: dict, prefix: str) -> None:
     }
     if not is_official_checkpoint(own):
         return
-    converted = official_to_mmpretrain(own)
-    meta = converted['meta']
+    weights, entry = select_weights(own, use_ema=False)
+    backbone_weights, head_weights, arch = convert_state_dict(weights)
     for key in own:
         del state_dict[prefix + key]
-    left_out = []
-    for key, value in converted['state_dict'].items():
-        if key.startswith(MMPRETRAIN_BACKBONE_PREFIX):
-            state_dict[prefix + key[len(MMPRETRAIN_BACKBONE_PREFIX):]] = value
-        else:
-            left_out.append(key)
-    source = ('a bare official state dict' if meta['weights'] == 'state_dict'
-              else f"the '{meta['weights']}' weights of an official training "
+    for key, value in backbone_weights.items():
+        state_dict[prefix + key] = value
+    source = ('a bare official state dict' if entry == 'state_dict' else
+              f"the '{entry}' weights of an official training "
               "checkpoint (its EMA weights: load its 'model_ema' entry, or "
               "give the file as 'PATH#model_ema' to a Pretrained init_cfg "
               'or load_from)')
     print_log(
         f'SMLPNet: converted {source} to mmsmlp\'s layout (embed_dims='
-        f"{meta['embed_dims']}, depths={meta['depths']}, img_size="
-        f"{meta['img_size']}), leaving out {len(left_out)} classifier "
+        f"{arch['embed_dims']}, depths={arch['depths']}, img_size="
+        f"{arch['img_size']}), leaving out {len(head_weights)} classifier "
         'tensors.',
         logger='current')
 
