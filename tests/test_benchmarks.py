@@ -16,9 +16,11 @@ from mmengine.config import Config
 
 from mmsmlp.analysis import (TwoStageForwardDummy, count_flops,
                              token_mixing_macs)
-from mmsmlp.analysis.benchmark import (build_entries, output_reference,
-                                       parse_args, step)
+from mmsmlp.analysis.benchmark.cli import parse_args
+from mmsmlp.analysis.benchmark.steps import (build_entries, output_reference,
+                                             step)
 from mmsmlp.analysis.gemm_limit import gemm_limit, record_gemms
+from mmsmlp.analysis.timing import interleaved_times, median_seconds
 from mmsmlp.apis import build_model
 from mmsmlp.deployment import export_onnx, verify_onnx
 from mmsmlp.models import SMLPNet
@@ -42,6 +44,18 @@ def run_script(*args, timeout=600, env=None):
                             timeout=timeout)
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stdout
+
+
+def test_timing_engine_warms_up_then_times_the_calls_in_turns():
+    order = []
+    calls = {name: (lambda name=name: order.append(name)) for name in 'ab'}
+    times = interleaved_times(calls, repeats=3, warmup=2)
+    assert order == ['a', 'a', 'b', 'b'] + ['a', 'b'] * 3
+    assert {name: len(t) for name, t in times.items()} == dict(a=3, b=3)
+    assert all(t >= 0 for t in times['a'] + times['b'])
+    order.clear()
+    median_seconds(calls['a'], repeats=4)  # one warm-up call by default
+    assert order == ['a'] * 5
 
 
 def test_get_flops_prints_the_paper_numbers_for_sMLPNet_T():
@@ -389,7 +403,7 @@ def test_gemm_limit_tool_prints_the_ratio():
 def test_blas_linear_formulation_computes_the_same_function():
     """smlpnet-*-linear: nn.Linear (BLAS) in place of every PointwiseLinear,
     the same parameters, the same outputs."""
-    from mmsmlp.analysis.benchmark import as_blas_linear
+    from mmsmlp.analysis.benchmark.models import as_blas_linear
     from mmsmlp.models.backbones.smlpnet_layers import PointwiseLinear
     model = SMLPNet(arch=SMALL_ARCH, img_size=64).eval()
     inputs = torch.randn(2, 3, 64, 64)

@@ -12,8 +12,6 @@ the rate at which its GEMM FLOPs would run if every GEMM ran at its shape's
 best rate; the model's achieved rate is its counted FLOPs (all of them,
 :func:`mmsmlp.analysis.count_flops`) over its median forward time.
 """
-import statistics
-import time
 from collections import Counter
 from typing import Callable, Dict, List, Tuple
 
@@ -23,6 +21,7 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .flops import count_flops
+from .timing import median_seconds
 
 Shape = Tuple[int, int, int]  # M, K, N
 LIBRARIES = ('blas', 'onednn')
@@ -55,17 +54,6 @@ def record_gemms(run: Callable[[], object]) -> Counter:
     with torch.no_grad(), recorder:
         run()
     return recorder.shapes
-
-
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls after one untimed call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def gemm_seconds(shape: Shape, library: str, dtype: torch.dtype,

@@ -15,7 +15,7 @@ pooled and passed through the same ``mlp_head``.
 import importlib.util
 import os.path as osp
 import statistics
-import time
+from functools import partial
 from typing import Callable, Dict, List, Tuple
 
 import torch
@@ -23,7 +23,8 @@ import torch.nn as nn
 from torch.profiler import ProfilerActivity, profile
 
 from mmsmlp.testing import OfficialSMLPNet, official_from_smlpnet
-from .benchmark import max_rel_diff
+from .benchmark.steps import max_rel_diff
+from .timing import interleaved_times
 
 OpTimes = Dict[str, Tuple[int, float]]  # operator -> (calls, self ms)
 
@@ -83,7 +84,7 @@ def logit_functions(backbone: nn.Module,
 
 def max_rel_diffs(functions: Dict[str, Callable],
                   inputs: torch.Tensor) -> Dict[str, float]:
-    """Each function's :func:`~mmsmlp.analysis.benchmark.max_rel_diff`
+    """Each function's :func:`~mmsmlp.analysis.benchmark.steps.max_rel_diff`
     against the first one's."""
     with torch.no_grad():
         outputs = {name: fn(inputs) for name, fn in functions.items()}
@@ -96,17 +97,13 @@ def max_rel_diffs(functions: Dict[str, Callable],
 
 def interleaved_medians(functions: Dict[str, Callable], inputs: torch.Tensor,
                         repeats: int) -> Dict[str, float]:
-    """Median seconds per call; after one warm-up call each, the functions
-    run in turns, so that changes in the machine's load hit all alike."""
-    times = {name: [] for name in functions}
+    """Median seconds per call of each function on ``inputs``, timed in
+    turns after one warm-up call each
+    (:func:`~mmsmlp.analysis.timing.interleaved_times`)."""
+    calls = {name: partial(fn, inputs) for name, fn in functions.items()}
     with torch.no_grad():
-        for fn in functions.values():
-            fn(inputs)
-        for _ in range(repeats):
-            for name, fn in functions.items():
-                start = time.perf_counter()
-                fn(inputs)
-                times[name].append(time.perf_counter() - start)
+        times = interleaved_times(
+            calls, repeats, warmup=1, device=inputs.device)
     return {name: statistics.median(t) for name, t in times.items()}
 
 

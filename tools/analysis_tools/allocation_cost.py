@@ -22,7 +22,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from mmsmlp.analysis.gemm_limit import median_seconds
+from mmsmlp.analysis.timing import median_seconds
 from mmsmlp.utils import tune_malloc
 
 

@@ -15,7 +15,7 @@ import argparse
 
 import torch
 
-from mmsmlp.analysis.benchmark import cpu_model
+from mmsmlp.analysis.benchmark.report import cpu_model
 from mmsmlp.analysis.official_profile import compare, load_spach_smlpnet
 from mmsmlp.models import SMLPNet
 from mmsmlp.testing import randomize_batch_norms
