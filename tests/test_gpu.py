@@ -45,7 +45,8 @@ CUDA = pytest.param(
     'cuda', marks=pytest.mark.skipif(not HAS_CUDA, reason='needs a CUDA GPU'))
 DEVICES = ['cpu', CUDA]
 
-SMALL_ARCH = dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=2)
+# 16 channels in the first stage, twice those of mmsmlp.testing.SMALL_ARCH.
+DEVICE_ARCH = dict(embed_dims=16, depths=(1, 1, 2, 1), alpha=2)
 # Not a multiple of the reference size along W: 'resize' mode resamples.
 SHAPE = (64, 80)
 DET_DEMO = REPO / 'configs/mask_rcnn/mask-rcnn_smlpnet-demo_fpn_shapes.py'
@@ -68,7 +69,7 @@ def exact_fp32():
 
 def small_net(**kwargs):
     torch.manual_seed(0)
-    return SMLPNet(SMALL_ARCH, img_size=64, **kwargs)
+    return SMLPNet(DEVICE_ARCH, img_size=64, **kwargs)
 
 
 def images(device, batch=2):

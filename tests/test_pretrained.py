@@ -18,19 +18,20 @@ import mmsmlp
 from mmsmlp.converters import CheckpointError, convert_official_checkpoint
 from mmsmlp.models import SMLPNet
 from mmsmlp.testing import (logged_messages, random_official_model,
-                            randomize_batch_norms)
+                            randomize_batch_norms, small_smlpnet)
 
-SMALL_ARCH = dict(embed_dims=8, depths=(1, 2, 1, 1), alpha=2)
-
-
-def small_net(**kwargs):
-    kwargs.setdefault('arch', SMALL_ARCH)
-    kwargs.setdefault('img_size', 64)
-    return SMLPNet(**kwargs)
+# Two blocks in the second stage, not the third (as SMALL_ARCH): the
+# official numbering of blocks over all stages must place them.
+UNEVEN_ARCH = dict(embed_dims=8, depths=(1, 2, 1, 1), alpha=2)
 
 
-def random_small_net(**kwargs):
-    net = small_net(**kwargs)
+def uneven_net(**kwargs):
+    kwargs.setdefault('arch', UNEVEN_ARCH)
+    return small_smlpnet(**kwargs)
+
+
+def random_uneven_net(**kwargs):
+    net = uneven_net(**kwargs)
     randomize_batch_norms(net)
     return net.eval()
 
@@ -74,7 +75,7 @@ def test_ema_suffix_on_a_file_without_ema_weights_is_an_error(spach_hub):
 def test_an_unreleased_spach_url_is_an_error():
     url = mmsmlp.converters.OFFICIAL_RELEASES + 'v1.0/smlp_t.pth'
     with pytest.raises(CheckpointError, match='none for sMLPNet-T'):
-        load_checkpoint(small_net(), url)
+        load_checkpoint(uneven_net(), url)
 
 
 # ------------------------------------------ downstream configs by default
@@ -151,7 +152,7 @@ def test_an_evil_file_at_the_release_url_is_refused(spach_hub, tmp_path):
     try:
         torch.save(dict(model={}, hook=ShellCommand()), cached)
         with pytest.raises(Exception, match='Weights only load failed'):
-            load_checkpoint(small_net(), spach_hub.urls['base'])
+            load_checkpoint(uneven_net(), spach_hub.urls['base'])
     finally:
         saved.rename(cached)
     assert not (tmp_path / 'pwned').exists()
@@ -160,11 +161,11 @@ def test_an_evil_file_at_the_release_url_is_refused(spach_hub, tmp_path):
 # ---------------------------------------- official layout in every path
 @pytest.fixture
 def official_small():
-    """An official model of SMALL_ARCH at 64 px with random weights."""
+    """An official model of UNEVEN_ARCH at 64 px with random weights."""
     return random_official_model(
-        SMALL_ARCH['embed_dims'],
-        SMALL_ARCH['depths'],
-        SMALL_ARCH['alpha'],
+        UNEVEN_ARCH['embed_dims'],
+        UNEVEN_ARCH['depths'],
+        UNEVEN_ARCH['alpha'],
         64,
         10,
         seed=3,
@@ -183,7 +184,7 @@ def test_load_state_dict_converts_the_official_layout(official_small, wrap):
     state_dict = official_small.state_dict()
     if wrap == 'trainer':
         state_dict = dict(model=state_dict, epoch=3)
-    backbone = small_net()
+    backbone = uneven_net()
     logged = logged_messages(lambda: backbone.load_state_dict(state_dict))
     assert ('SMLPNet: converted a bare official state dict' if wrap == 'bare'
             else "SMLPNet: converted the 'model' weights of an official "
@@ -202,7 +203,7 @@ def test_pretrained_init_reads_official_local_files(official_small, tmp_path,
     torch.save(
         dict(model=weights) if layout == 'model' else dict(
             model=weights, args=argparse.Namespace(lr=1.)), path)
-    backbone = small_net(
+    backbone = uneven_net(
         init_cfg=dict(
             type='Pretrained', checkpoint=str(path), prefix='backbone.'))
     backbone.init_weights()
@@ -215,10 +216,10 @@ def test_converter_tool_and_loader_give_the_same_state_dict(
     torch.save(dict(model=official_small.state_dict()), path)
     converted = tmp_path / 'converted.pth'
     convert_official_checkpoint(path, converted)
-    from_file = small_net()
+    from_file = uneven_net()
     load_checkpoint(
         from_file, str(converted), revise_keys=[(r'^backbone\.', '')])
-    on_load = small_net()
+    on_load = uneven_net()
     on_load.load_state_dict(official_small.state_dict())
     for key, value in from_file.state_dict().items():
         torch.testing.assert_close(on_load.state_dict()[key], value, msg=key)
@@ -226,7 +227,7 @@ def test_converter_tool_and_loader_give_the_same_state_dict(
 
 def test_official_checkpoint_of_another_width_is_refused(official_small):
     with pytest.raises(ValueError, match=r'embed_dims.: 8'):
-        small_net(arch=dict(SMALL_ARCH, embed_dims=16)).load_state_dict(
+        uneven_net(arch=dict(UNEVEN_ARCH, embed_dims=16)).load_state_dict(
             official_small.state_dict())
 
 
@@ -243,8 +244,8 @@ def mmpretrain_file(tmp_path, backbone, drop=()):
 
 
 def test_missing_prefix_is_named(tmp_path):
-    path = mmpretrain_file(tmp_path, random_small_net())
-    backbone = small_net(init_cfg=dict(type='Pretrained', checkpoint=path))
+    path = mmpretrain_file(tmp_path, random_uneven_net())
+    backbone = uneven_net(init_cfg=dict(type='Pretrained', checkpoint=path))
     message = (
         r"leave (\d+) of the \1 SMLPNet tensors at their initial "
         r"values.*Its SMLPNet weights are under 'backbone\.', not '': set "
@@ -256,7 +257,7 @@ def test_missing_prefix_is_named(tmp_path):
 def test_wrong_prefix_is_named(tmp_path):
     path = tmp_path / 'detector.pth'
     torch.save(dict(state_dict={'neck.conv.weight': torch.zeros(1)}), path)
-    backbone = small_net(
+    backbone = uneven_net(
         init_cfg=dict(type='Pretrained', checkpoint=str(path), prefix='neck.'))
     with pytest.raises(
             ValueError,
@@ -269,16 +270,16 @@ def test_wrong_prefix_is_named(tmp_path):
 
 def test_half_matching_checkpoint_is_refused_unless_partial_is_allowed(
         tmp_path):
-    source = random_small_net()
+    source = random_uneven_net()
     path = mmpretrain_file(tmp_path, source, drop=('stages.2', 'stages.3'))
     init_cfg = dict(type='Pretrained', checkpoint=path, prefix='backbone.')
     with pytest.raises(
             ValueError,
             match=(r'lacks stages\.2, stages\.3\).*'
                    r'allow_partial_load=True')):
-        small_net(init_cfg=init_cfg).init_weights()
+        uneven_net(init_cfg=init_cfg).init_weights()
 
-    partial = small_net(init_cfg=init_cfg, allow_partial_load=True)
+    partial = uneven_net(init_cfg=init_cfg, allow_partial_load=True)
     logged = logged_messages(partial.init_weights)
     assert 'keep their initial values (allow_partial_load=True)' in logged
     torch.testing.assert_close(partial.stages[1].downsample.weight,
@@ -287,22 +288,22 @@ def test_half_matching_checkpoint_is_refused_unless_partial_is_allowed(
 
 def test_torch_strict_false_load_is_loud_too():
     with pytest.raises(ValueError, match='at their initial values'):
-        small_net().load_state_dict({}, strict=False)
+        uneven_net().load_state_dict({}, strict=False)
 
 
 # ------------------------------------------------ window mode, img_size
 def test_window_mode_refuses_another_grid_and_keeps_the_checkpoint_function():
-    at_64 = random_small_net(mixing_mode='window')
+    at_64 = random_uneven_net(mixing_mode='window')
     message = (r"mixing_mode='window'.*mixes 16 tokens along H \(an "
                r'img_size H of about 64 px\).*img_size=\(96, 96\).*Build the '
                r"backbone with the checkpoint's img_size")
     with pytest.raises(ValueError, match=message):
-        small_net(
+        uneven_net(
             img_size=96,
             mixing_mode='window').load_state_dict(at_64.state_dict())
     # Built with the checkpoint's img_size, it computes the checkpoint's
     # function at any input size.
-    same = small_net(img_size=64, mixing_mode='window')
+    same = uneven_net(img_size=64, mixing_mode='window')
     same.load_state_dict(at_64.state_dict())
     images = torch.randn(1, 3, 96, 128)
     with torch.no_grad():
