@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from mmsmlp.converters import OFFICIAL_WEIGHTS
-from mmsmlp.models import SMLPNet
-from mmsmlp.testing import random_official_model, save_as_spach_trainer
+from mmsmlp.testing import write_official_standins
 
 
 @pytest.fixture(scope='session')
@@ -19,18 +18,8 @@ def spach_hub(tmp_path_factory):
     weights, B without. Gives the official models and their URLs."""
     torch_home = tmp_path_factory.mktemp('torch_home')
     cache = torch_home / 'hub' / 'checkpoints'
-    cache.mkdir(parents=True)
+    models = write_official_standins(cache, with_ema=True)
     urls = {arch: url for url, arch in OFFICIAL_WEIGHTS.items()}
-    models = {}
-    for seed, arch in enumerate(('small', 'base')):
-        spec = SMLPNet.arch_zoo[arch]
-        models[arch] = random_official_model(
-            spec['embed_dims'], spec['depths'], spec['alpha'], seed=seed)
-    models['small_ema'] = random_official_model(
-        **dict(dim=96, depths=SMLPNet.arch_zoo['small']['depths']), seed=2)
-    save_as_spach_trainer(cache / 'smlp_s.pth', models['small'],
-                          models['small_ema'])
-    save_as_spach_trainer(cache / 'smlp_b.pth', models['base'])
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv('TORCH_HOME', str(torch_home))
         assert torch.hub.get_dir() == str(torch_home / 'hub')

@@ -4,7 +4,7 @@ from .logs import logged_messages
 from .norms import randomize_batch_norms
 from .official_smlpnet import (OfficialSMLPNet, copy_weights_from_smlpnet,
                                official_from_smlpnet, random_official_model,
-                               save_as_spach_trainer)
+                               save_as_spach_trainer, write_official_standins)
 from .small import SMALL_ARCH, run_demo_generator, small_smlpnet
 
 __all__ = [
@@ -12,5 +12,5 @@ __all__ = [
     'environment_without_allocator_choices', 'logged_messages',
     'official_from_smlpnet', 'random_official_model', 'randomize_batch_norms',
     'run_demo_generator', 'save_as_spach_trainer', 'SMALL_ARCH',
-    'small_smlpnet'
+    'small_smlpnet', 'write_official_standins'
 ]

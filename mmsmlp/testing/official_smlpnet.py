@@ -23,11 +23,14 @@ agree, which catches a wrong key mapping or axis but not a misreading of the
 official code shared by both.
 """
 import argparse
-from typing import Optional, Tuple
+from pathlib import Path
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
+from mmsmlp.converters import OFFICIAL_WEIGHTS
+from mmsmlp.models import SMLPNet
 from .norms import randomize_batch_norms
 
 
@@ -264,3 +267,30 @@ def save_as_spach_trainer(path,
     if ema_model is not None:
         checkpoint['model_ema'] = ema_model.state_dict()
     torch.save(checkpoint, path)
+
+
+def write_official_standins(cache,
+                            with_ema: bool = False
+                            ) -> Dict[str, OfficialSMLPNet]:
+    """SPACH's sMLPNet releases (:data:`~mmsmlp.converters.OFFICIAL_WEIGHTS`,
+    S and B) with random weights, saved as SPACH's trainer saves them under
+    their release names in ``cache``, torch hub's ``checkpoints`` folder:
+    loading the official URLs then reads them as it would read the
+    downloads (which our machines cannot make). ``with_ema`` adds other
+    random EMA weights to S. Returns the models: ``'small'``, ``'base'``
+    and, with EMA, ``'small_ema'``."""
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    models = {}
+    for seed, arch in enumerate(OFFICIAL_WEIGHTS.values()):
+        spec = SMLPNet.arch_zoo[arch]
+        models[arch] = random_official_model(
+            spec['embed_dims'], spec['depths'], spec['alpha'], seed=seed)
+    if with_ema:
+        spec = SMLPNet.arch_zoo['small']
+        models['small_ema'] = random_official_model(
+            spec['embed_dims'], spec['depths'], spec['alpha'], seed=2)
+    for url, arch in OFFICIAL_WEIGHTS.items():
+        save_as_spach_trainer(cache / url.rsplit('/', 1)[1], models[arch],
+                              models.get(f'{arch}_ema'))
+    return models
