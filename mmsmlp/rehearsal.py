@@ -232,7 +232,10 @@ def full_size_step(rehearsal: Rehearsal, arch: str) -> Rehearsal:
 FULL_SIZE_STEPS = tuple(
     full_size_step(rehearsal, arch) for arch in ('small', 'base')
     for rehearsal in FULL if 'layer-decay' not in rehearsal.name)
-BY_NAME = {rehearsal.name: rehearsal for rehearsal in FULL + FULL_SIZE_STEPS}
+#: What ``tools/rehearsal.py ROOT`` runs: the T families, then the S and B
+#: steps.
+ALL = FULL + FULL_SIZE_STEPS
+BY_NAME = {rehearsal.name: rehearsal for rehearsal in ALL}
 # One config per toolkit at its real input size, 2 processes, an iteration
 # before and one after the resume: what CI runs.
 CI = (
@@ -517,3 +520,34 @@ def record_result(results: Path, row: dict) -> None:
     rows = json.loads(results.read_text()) if results.is_file() else []
     rows = [old for old in rows if old['name'] != row['name']] + [row]
     results.write_text(json.dumps(rows, indent=1))
+
+
+#: The metrics a table row shows, of those a test writes.
+HEADLINE_METRICS = ('accuracy/top1', 'accuracy/top5', 'coco/bbox_mAP',
+                    'coco/segm_mAP', 'mIoU')
+
+
+def results_table(rows: List[dict]) -> str:
+    """The Markdown table of results rows (``ROOT/results.json``), as
+    docs/rehearsal.md shows them."""
+    lines = [
+        '| run | config | ranks x samples | iterations | '
+        'train / resume / test (s) | peak a rank (MiB) | result |',
+        '|---|---|---|---|---|---|---|'
+    ]
+    for row in rows:
+        seconds = ' / '.join(f"{row['seconds'][phase]:.0f}"
+                             for phase in ('train', 'resume', 'test')
+                             if phase in row['seconds'])
+        iterations = (' + '.join([str(row['iterations'] // 2)] * 2) if 'resume'
+                      in row['seconds'] else str(row['iterations']))
+        metrics = [
+            f'{name} {row["metrics"][name]:.3g}' for name in HEADLINE_METRICS
+            if name in row['metrics']
+        ]
+        result = ', '.join(metrics) or 'trained; losses finite'
+        lines.append(
+            f"| {row['name']} | `{row['config']}` | {row['world_size']} x "
+            f"{row['samples_per_gpu']} | {iterations} | {seconds} | "
+            f"{row['peak_rss_mib']} | {result} |")
+    return '\n'.join(lines)

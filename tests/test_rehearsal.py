@@ -66,6 +66,36 @@ def test_results_of_separate_runs_add_up_to_one_table(tmp_path):
                                                          ('imagenet', 3)]
 
 
+def test_results_table_shows_each_run_with_its_headline_metrics():
+    resumed = dict(
+        name='mask-rcnn-1x',
+        config='mask_rcnn/x.py',
+        world_size=4,
+        samples_per_gpu=1,
+        iterations=2,
+        seconds=dict(train=10.4, resume=20.0, test=5.0),
+        peak_rss_mib=5000,
+        metrics={
+            'coco/bbox_mAP': 0.0,
+            'coco/bbox_mAP_50': 0.0,
+            'coco/segm_mAP': 0.25,
+            'time': 3.0
+        })
+    step = dict(
+        resumed,
+        name='mask-rcnn-1x-base',
+        world_size=1,
+        iterations=1,
+        seconds=dict(train=30.0),
+        metrics={})
+    table = rehearsal.results_table([resumed, step]).splitlines()
+    assert table[2] == ('| mask-rcnn-1x | `mask_rcnn/x.py` | 4 x 1 | 1 + 1 | '
+                        '10 / 20 / 5 | 5000 | coco/bbox_mAP 0, '
+                        'coco/segm_mAP 0.25 |')
+    assert table[3].startswith('| mask-rcnn-1x-base | `mask_rcnn/x.py` | '
+                               '1 x 1 | 1 | 30 | 5000 | trained')
+
+
 def test_every_change_to_a_shipped_config_has_a_reason():
     for each in rehearsal.FULL + CI:
         for option, reason in each.train_options():

@@ -7,10 +7,13 @@ tools/dist_test.sh on CPU processes. Examples::
     python tools/rehearsal.py work_dirs/rehearsal            # everything
     python tools/rehearsal.py work_dirs/rehearsal --ci       # the CI subset
     python tools/rehearsal.py work_dirs/rehearsal --only imagenet mask-rcnn-1x
+    python tools/rehearsal.py work_dirs/rehearsal --table    # the results
 """
 import argparse
+import json
+from pathlib import Path
 
-from mmsmlp.rehearsal import BY_NAME, CI, FULL, run
+from mmsmlp.rehearsal import ALL, BY_NAME, CI, results_table, run
 
 
 def parse_args():
@@ -28,13 +31,21 @@ def parse_args():
         choices=sorted(BY_NAME),
         help='these rehearsals, in this order (imagenet first, unless ROOT '
         'already holds its checkpoint)')
+    group.add_argument(
+        '--table',
+        action='store_true',
+        help='print the Markdown table of ROOT/results.json; run nothing')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
+    if args.table:
+        results = Path(args.root) / 'results.json'
+        print(results_table(json.loads(results.read_text())))
+        return
     rehearsals = CI if args.ci else (
-        [BY_NAME[name] for name in args.only] if args.only else FULL)
+        [BY_NAME[name] for name in args.only] if args.only else ALL)
     for row in run(rehearsals, args.root):
         seconds = sum(row['seconds'].values())
         print(f"{row['name']}: {row['world_size']} processes, "
