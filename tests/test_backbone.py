@@ -557,6 +557,27 @@ def test_axial_mixing_compiles_once_for_every_length(mode, graphs, axis):
     assert counters['stats']['unique_graphs'] == graphs
 
 
+def test_whole_backbone_compiles_once_for_every_size_in_resize_mode():
+    """dynamic=True, batch 2: one graph for inputs of every size whose last
+    stage has two tokens or more along each axis (torch specialises axes
+    of length 1). The first input is not square: duck sizing would guard
+    H == W. At batch 1 on the CPU in float32, torch's choice of the oneDNN
+    or the native convolution guards on the input's number of elements
+    (docs/model_zoo.md)."""
+    from torch._dynamo.utils import counters
+    torch._dynamo.reset()
+    counters.clear()
+    net = small_smlpnet().eval()
+    compiled = torch.compile(net, dynamic=True, backend='eager')
+    with torch.no_grad():
+        for size in ((96, 128), (80, 72), (224, 160), (64, 64), (800, 1344),
+                     (72, 517)):
+            x = torch.rand(2, 3, *size)
+            for out, expected in zip(compiled(x), net(x)):
+                torch.testing.assert_close(out, expected)
+    assert counters['stats']['unique_graphs'] == 1
+
+
 @pytest.mark.parametrize('arch,mode,dtype,size', [
     ('tiny', 'resize', torch.float32, (224, 224)),
     ('tiny', 'resize', torch.bfloat16, (800, 1344)),
