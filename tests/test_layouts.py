@@ -132,3 +132,21 @@ def running(pid, wait_seconds=5.0):
             return False
         time.sleep(0.1)
     return True
+
+
+def test_a_smaller_rewrite_replaces_the_earlier_layout(tmp_path):
+    """ADE20K is read by scanning folders: files of a larger earlier run
+    must not join the dataset."""
+    write_layouts(str(tmp_path), dict(ade20k=(3, 3)))
+    ade = write_layouts(str(tmp_path), dict(ade20k=(2, 1)))['ade20k']
+    assert len(list((ade / 'images' / 'validation').iterdir())) == 1
+    assert len(list((ade / 'annotations' / 'training').iterdir())) == 2
+
+
+def test_a_directory_not_written_here_is_refused_and_kept(tmp_path):
+    real = tmp_path / 'data' / 'coco' / 'train2017'
+    real.mkdir(parents=True)
+    (real / '000000000009.jpg').write_bytes(b'a real image')
+    with pytest.raises(FileExistsError, match='did not write'):
+        write_layouts(str(tmp_path), dict(coco=(1, 1)))
+    assert (real / '000000000009.jpg').read_bytes() == b'a real image'

@@ -25,6 +25,7 @@ pixel's class follows from its region's shape and colour. Command line:
 ``tools/data/make_toolkit_layouts.py``.
 """
 import json
+import shutil
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -273,13 +274,31 @@ LAYOUTS = {
     'imagenet': ('data/imagenet', write_imagenet),
 }
 
+#: The file that marks a dataset directory as written here.
+MARKER = '.mmsmlp_layout'
+
+
+def clear_written_layout(directory: Path) -> None:
+    """Remove what an earlier :func:`write_layouts` wrote in ``directory``:
+    ADE20K and Cityscapes are read by scanning folders, so files of a larger
+    earlier run would join the dataset. A directory that holds anything else
+    (a real dataset) is refused, never removed."""
+    if (directory / MARKER).is_file():
+        shutil.rmtree(directory)
+    elif directory.is_dir() and any(directory.iterdir()):
+        raise FileExistsError(
+            f'{directory} holds files that mmsmlp did not write (no '
+            f'{MARKER}): perhaps a real dataset, which the small one would '
+            'be mixed into. Give another root.')
+
 
 def write_layouts(root: str,
                   counts: Dict[str, tuple],
                   seed: int = 0) -> Dict[str, Path]:
     """Write each dataset named in ``counts`` (``{'coco': (num_train,
     num_val), ...}``; ImageNet counts are per class) under ``root``, where
-    the shipped configs look for it. Returns each dataset's directory."""
+    the shipped configs look for it, in place of one written there before.
+    Returns each dataset's directory."""
     unknown = sorted(set(counts) - set(LAYOUTS))
     if unknown:
         raise ValueError(f'Unknown dataset layouts {unknown}; choose from '
@@ -292,5 +311,8 @@ def write_layouts(root: str,
         })
         relative, write = LAYOUTS[name]
         written[name] = Path(root, relative)
+        clear_written_layout(written[name])
         write(written[name], num_train, num_val, seed)
+        (written[name] / MARKER).write_text(
+            json.dumps(dict(num_train=num_train, num_val=num_val, seed=seed)))
     return written
