@@ -96,6 +96,14 @@ def test_results_table_shows_each_run_with_its_headline_metrics():
                                '1 x 1 | 1 | 30 | 5000 | trained')
 
 
+def test_only_the_tiny_imagenet_run_writes_the_shared_checkpoint():
+    """An S or B ImageNet step once replaced the T checkpoint that the
+    detection and segmentation rehearsals start from."""
+    writers = [r.name for r in rehearsal.ALL if rehearsal.writes_pretrained(r)]
+    assert writers == ['imagenet']
+    assert rehearsal.writes_pretrained(CI[0])
+
+
 def test_every_change_to_a_shipped_config_has_a_reason():
     for each in rehearsal.FULL + CI:
         for option, reason in each.train_options():
