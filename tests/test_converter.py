@@ -46,7 +46,7 @@ def randomized_official_model(seed):
         weight_std=0.2)
 
 
-def classifier_cfg(img_size=IMG_SIZE, **backbone_kwargs):
+def converted_classifier_cfg(img_size=IMG_SIZE, **backbone_kwargs):
     return dict(
         type='ImageClassifier',
         backbone=dict(
@@ -61,7 +61,7 @@ def classifier_cfg(img_size=IMG_SIZE, **backbone_kwargs):
 def build_classifier(**kwargs):
     from mmpretrain.registry import MODELS
     init_default_scope('mmpretrain')
-    return MODELS.build(classifier_cfg(**kwargs))
+    return MODELS.build(converted_classifier_cfg(**kwargs))
 
 
 @pytest.fixture

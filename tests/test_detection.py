@@ -39,7 +39,7 @@ def shipped_configs():
         if 'ms-crop-3x' not in path.name)
 
 
-def make_demo_data(out, *args):
+def make_demo_det(out, *args):
     run_demo_generator('det', out, *args)
 
 
@@ -78,7 +78,7 @@ def build_detector(config_path):
     return MODELS.build(cfg.model), cfg
 
 
-def num_classes_of(cfg):
+def detector_num_classes(cfg):
     head = cfg.model.get('roi_head', cfg.model).bbox_head
     return (head[0] if isinstance(head, list) else head).num_classes
 
@@ -93,7 +93,7 @@ def test_config_loss_and_predict_on_mixed_sizes(config_path):
         batch_size=len(IMAGE_SHAPES),
         image_shapes=IMAGE_SHAPES,
         num_items=[2, 3],
-        num_classes=num_classes_of(cfg),
+        num_classes=detector_num_classes(cfg),
         with_mask=model.with_mask)
 
     model.train()
@@ -183,8 +183,7 @@ def test_new_heads_follow_their_toolkit_configs():
 def test_box_only_configs_load_box_only_coco_data(tmp_path):
     """make_demo_det.py --box-only writes COCO annotations without
     segmentation, and the box-only configs' pipeline loads them."""
-    make_demo_data(tmp_path, '--num-train', '2', '--num-val', '1',
-                   '--box-only')
+    make_demo_det(tmp_path, '--num-train', '2', '--num-val', '1', '--box-only')
     coco = json.loads(
         (tmp_path / 'annotations/instances_train.json').read_text())
     assert coco['annotations']
@@ -199,7 +198,7 @@ def test_box_only_configs_load_box_only_coco_data(tmp_path):
 def test_ms_crop_3x_train_pipeline_loads_coco_format_data(tmp_path):
     """The multi-scale crop pipeline that the 3x configs define (the others
     use mmdet's own) runs on COCO-format annotations."""
-    make_demo_data(tmp_path, '--num-train', '2', '--num-val', '1')
+    make_demo_det(tmp_path, '--num-train', '2', '--num-val', '1')
     dataset = demo_train_set(
         CONFIG_DIR / 'mask-rcnn_smlpnet-t_fpn_ms-crop-3x_coco.py', tmp_path)
     for sample in (dataset[0], dataset[1]):
@@ -236,8 +235,8 @@ def test_backbone_loads_an_mmpretrain_classifier_checkpoint(tmp_path):
 
 def test_make_demo_det_is_exact_and_deterministic(tmp_path):
     args = ('--num-train', '3', '--num-val', '2', '--seed', '3')
-    make_demo_data(tmp_path / 'a', *args)
-    make_demo_data(tmp_path / 'b', *args)
+    make_demo_det(tmp_path / 'a', *args)
+    make_demo_det(tmp_path / 'b', *args)
     files = sorted(
         p.relative_to(tmp_path / 'a') for p in (tmp_path / 'a').rglob('*')
         if p.is_file())
@@ -276,7 +275,7 @@ def test_make_demo_det_is_exact_and_deterministic(tmp_path):
 def test_demo_config_trains_evaluates_and_infers(tmp_path, config, data_args,
                                                  metric_names):
     data_root = tmp_path / 'data'
-    make_demo_data(data_root, '--num-train', '8', '--num-val', '4', *data_args)
+    make_demo_det(data_root, '--num-train', '8', '--num-val', '4', *data_args)
     cfg = Config.fromfile(config)
     cfg.work_dir = str(tmp_path / 'work_dir')
     for loader in (cfg.train_dataloader, cfg.val_dataloader):

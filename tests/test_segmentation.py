@@ -72,7 +72,7 @@ def random_batch(num_classes, shape, num_images=2):
     return dict(inputs=inputs, data_samples=data_samples)
 
 
-def num_classes_of(cfg):
+def segmentor_num_classes(cfg):
     return cfg.model.decode_head.num_classes
 
 
@@ -81,7 +81,7 @@ def test_config_loss_and_predict(config):
     cfg = load_config(config)
     model = build_segmentor(cfg)
     assert isinstance(model.backbone, SMLPNet)
-    num_classes = num_classes_of(cfg)
+    num_classes = segmentor_num_classes(cfg)
 
     model.train()
     data = model.data_preprocessor(
@@ -220,17 +220,17 @@ def test_ade20k_tta(tmp_path):
     assert len(sample['inputs']) == 2 * len(cfg.img_ratios)
     pred = results[0].pred_sem_seg.data
     assert pred.shape == (1, *TEST_SHAPE)
-    assert pred.max() < num_classes_of(cfg)
+    assert pred.max() < segmentor_num_classes(cfg)
 
 
-def make_demo_data(out, num_train, num_val):
+def make_demo_seg(out, num_train, num_val):
     run_demo_generator('seg', out, '--num-train', str(num_train), '--num-val',
                        str(num_val))
 
 
 def test_make_demo_seg_is_deterministic(tmp_path):
     for name in ('a', 'b'):
-        make_demo_data(tmp_path / name, num_train=3, num_val=2)
+        make_demo_seg(tmp_path / name, num_train=3, num_val=2)
     files = sorted(
         path.relative_to(tmp_path / 'a')
         for path in (tmp_path / 'a').rglob('*') if path.is_file())
@@ -262,7 +262,7 @@ def test_mixing_mode_study_trains_and_tabulates_both_modes(tmp_path):
     two test sizes. At the training size the grid is the reference grid, so
     the two modes are the same model and must score the same."""
     data_root = tmp_path / 'seg'
-    make_demo_data(data_root, num_train=4, num_val=2)
+    make_demo_seg(data_root, num_train=4, num_val=2)
     options = [
         f'train_dataloader.dataset.data_root={data_root}',
         f'test_dataloader.dataset.data_root={data_root}',
@@ -295,7 +295,7 @@ def test_mixing_mode_study_trains_and_tabulates_both_modes(tmp_path):
 
 def test_demo_trains_evaluates_and_infers(tmp_path):
     data_root = tmp_path / 'seg'
-    make_demo_data(data_root, num_train=8, num_val=4)
+    make_demo_seg(data_root, num_train=8, num_val=4)
     cfg = demo_config(data_root, tmp_path / 'work', max_iters=3)
 
     runner = Runner.from_cfg(cfg)

@@ -29,7 +29,7 @@ def test_registered_without_scope_prefix(scope):
     assert type(backbone).__name__ == 'SMLPNet'
 
 
-def classifier_cfg():
+def small_classifier_cfg():
     return dict(
         type='ImageClassifier',
         backbone=SMALL_BACKBONE,
@@ -44,7 +44,7 @@ def classifier_cfg():
 
 def test_mmpretrain_image_classifier_step():
     from mmpretrain.structures import DataSample
-    model = build('mmpretrain', classifier_cfg())
+    model = build('mmpretrain', small_classifier_cfg())
     batch = dict(
         inputs=[
             torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)
@@ -143,7 +143,7 @@ def test_mmengine_checkpoint_saves_loads_and_resumes(tmp_path):
     def make_runner(max_iters, resume):
         init_default_scope('mmpretrain')
         return Runner(
-            model=classifier_cfg() | dict(
+            model=small_classifier_cfg() | dict(
                 head=dict(type='LinearClsHead', num_classes=2,
                           in_channels=64)),
             work_dir=str(tmp_path / 'work'),
