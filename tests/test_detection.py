@@ -39,10 +39,6 @@ def shipped_configs():
         if 'ms-crop-3x' not in path.name)
 
 
-def make_demo_det(out, *args):
-    run_demo_generator('det', out, *args)
-
-
 def demo_train_set(config_path, data_root):
     """The training set of a COCO config, on demo data in ``data_root``."""
     cfg = Config.fromfile(config_path)
@@ -183,7 +179,8 @@ def test_new_heads_follow_their_toolkit_configs():
 def test_box_only_configs_load_box_only_coco_data(tmp_path):
     """make_demo_det.py --box-only writes COCO annotations without
     segmentation, and the box-only configs' pipeline loads them."""
-    make_demo_det(tmp_path, '--num-train', '2', '--num-val', '1', '--box-only')
+    run_demo_generator('det', tmp_path, '--num-train', '2', '--num-val', '1',
+                       '--box-only')
     coco = json.loads(
         (tmp_path / 'annotations/instances_train.json').read_text())
     assert coco['annotations']
@@ -198,7 +195,7 @@ def test_box_only_configs_load_box_only_coco_data(tmp_path):
 def test_ms_crop_3x_train_pipeline_loads_coco_format_data(tmp_path):
     """The multi-scale crop pipeline that the 3x configs define (the others
     use mmdet's own) runs on COCO-format annotations."""
-    make_demo_det(tmp_path, '--num-train', '2', '--num-val', '1')
+    run_demo_generator('det', tmp_path, '--num-train', '2', '--num-val', '1')
     dataset = demo_train_set(
         CONFIG_DIR / 'mask-rcnn_smlpnet-t_fpn_ms-crop-3x_coco.py', tmp_path)
     for sample in (dataset[0], dataset[1]):
@@ -235,8 +232,8 @@ def test_backbone_loads_an_mmpretrain_classifier_checkpoint(tmp_path):
 
 def test_make_demo_det_is_exact_and_deterministic(tmp_path):
     args = ('--num-train', '3', '--num-val', '2', '--seed', '3')
-    make_demo_det(tmp_path / 'a', *args)
-    make_demo_det(tmp_path / 'b', *args)
+    run_demo_generator('det', tmp_path / 'a', *args)
+    run_demo_generator('det', tmp_path / 'b', *args)
     files = sorted(
         p.relative_to(tmp_path / 'a') for p in (tmp_path / 'a').rglob('*')
         if p.is_file())
@@ -275,7 +272,8 @@ def test_make_demo_det_is_exact_and_deterministic(tmp_path):
 def test_demo_config_trains_evaluates_and_infers(tmp_path, config, data_args,
                                                  metric_names):
     data_root = tmp_path / 'data'
-    make_demo_det(data_root, '--num-train', '8', '--num-val', '4', *data_args)
+    run_demo_generator('det', data_root, '--num-train', '8', '--num-val', '4',
+                       *data_args)
     cfg = Config.fromfile(config)
     cfg.work_dir = str(tmp_path / 'work_dir')
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
